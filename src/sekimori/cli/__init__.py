@@ -1,0 +1,28 @@
+"""The ``sekimori`` command: the only entry point (DESIGN.md, Layout).
+
+Each command lives in its own module; they are registered here, explicitly.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from sekimori.cli.hunt import hunt
+
+app = typer.Typer(
+    name="sekimori",
+    help=(
+        "Sekimori finds Emotet-style intrusions in mail, Windows event logs and network logs, "
+        "and groups what it finds into one incident per infected host."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command(no_args_is_help=True)(hunt)
+
+
+def main() -> None:
+    """Run the CLI (console script entry point)."""
+    app()

@@ -1,0 +1,41 @@
+"""The interface every detector implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from sekimori.model import EventBatch, Finding
+
+
+class Detector(ABC):
+    """Takes a batch of events (and its explicit state) and returns findings.
+
+    Detectors are pure functions of (batch, state): whatever must live across
+    batches (beacon windows, brute-force counters) is kept in the object
+    returned by ``new_state`` and handed back on every call, so that the
+    runner decides where state lives. ``datasets`` names the batch datasets a
+    detector reads (``None``: all); ``finish`` flushes windowed state at the
+    end of a run.
+    """
+
+    name: ClassVar[str]
+    datasets: ClassVar[frozenset[str] | None] = None
+
+    def wants(self, dataset: str) -> bool:
+        """True when batches of ``dataset`` are for this detector."""
+        return self.datasets is None or dataset in self.datasets or any(
+            dataset.startswith(prefix + ".") for prefix in self.datasets
+        )
+
+    def new_state(self) -> Any:
+        """A fresh state for one run (or one partition of hosts)."""
+        return None
+
+    @abstractmethod
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        """Findings for ``batch``; may update ``state``."""
+
+    def finish(self, state: Any) -> list[Finding]:
+        """Findings that only the end of the run can tell (windows, aggregates)."""
+        return []

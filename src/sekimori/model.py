@@ -1,0 +1,342 @@
+"""The shapes every layer shares: event batches, findings, incidents.
+
+Events are rows of a polars DataFrame whose columns carry flat, dotted ECS
+names (``@timestamp``, ``host.name``, ``process.command_line``,
+``winlog.event_data.CommandLine`` …). A finding is one detection; an incident
+groups the findings of one tenant + host along the kill chain.
+
+The JSON form of findings and incidents is a public contract
+(``docs/output.md``): nested ECS objects, ``@timestamp`` in ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import polars as pl
+
+# Columns every normalized batch carries, whatever its source.
+TIMESTAMP = "@timestamp"
+TENANT = "tenant"
+HOST_NAME = "host.name"
+EVENT_ID = "event.id"
+EVENT_DATASET = "event.dataset"
+LOG_FILE_PATH = "log.file.path"
+REQUIRED_COLUMNS = (TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, EVENT_DATASET, LOG_FILE_PATH)
+TIMESTAMP_DTYPE = pl.Datetime("us", "UTC")
+DEFAULT_TENANT = "default"
+
+
+class Severity(StrEnum):
+    """Severity of a finding or incident, in the Sigma ``level`` vocabulary."""
+
+    INFORMATIONAL = "informational"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Order of severities: informational is 0, critical is 4."""
+        return _SEVERITY_ORDER.index(self)
+
+    @classmethod
+    def parse(cls, text: str | None) -> Severity:
+        """Read a severity, accepting Sigma's ``level`` and common aliases."""
+        value = (text or "").strip().lower()
+        return _SEVERITY_ALIASES.get(value, cls.MEDIUM if value else cls.INFORMATIONAL)
+
+
+_SEVERITY_ORDER = list(Severity)
+_SEVERITY_ALIASES = {s.value: s for s in Severity} | {
+    "info": Severity.INFORMATIONAL,
+    "informational": Severity.INFORMATIONAL,
+    "crit": Severity.CRITICAL,
+}
+
+
+class Stage(StrEnum):
+    """Kill-chain stages of an Emotet-style intrusion (DESIGN.md, "The threat")."""
+
+    DELIVERY = "delivery"
+    EXECUTION = "execution"
+    INSTALLATION = "installation"
+    COMMAND_AND_CONTROL = "command_and_control"
+    ACTIONS = "actions"
+
+    @property
+    def rank(self) -> int:
+        """Position along the chain: delivery is 0, actions on objectives is 4."""
+        return list(Stage).index(self)
+
+
+# ATT&CK tactic → kill-chain stage, so that a rule tagged only with tactics
+# still lands on the chain.
+TACTIC_STAGE: Mapping[str, Stage] = {
+    "reconnaissance": Stage.DELIVERY,
+    "resource-development": Stage.DELIVERY,
+    "initial-access": Stage.DELIVERY,
+    "execution": Stage.EXECUTION,
+    "defense-evasion": Stage.EXECUTION,
+    "persistence": Stage.INSTALLATION,
+    "privilege-escalation": Stage.INSTALLATION,
+    "command-and-control": Stage.COMMAND_AND_CONTROL,
+    "credential-access": Stage.ACTIONS,
+    "discovery": Stage.ACTIONS,
+    "lateral-movement": Stage.ACTIONS,
+    "collection": Stage.ACTIONS,
+    "exfiltration": Stage.ACTIONS,
+    "impact": Stage.ACTIONS,
+}
+
+ObservableType = Literal["ip", "domain", "url", "hash", "email", "file"]
+OBSERVABLE_TYPES: tuple[str, ...] = ("ip", "domain", "url", "hash", "email", "file")
+
+
+@dataclass(frozen=True, slots=True)
+class Observable:
+    """A value an analyst or a blocklist can act on: an IP, a domain, a URL …"""
+
+    type: ObservableType
+    value: str
+
+    def to_json(self) -> dict[str, str]:
+        """The contract form: ``{"type": …, "value": …}``."""
+        return {"type": self.type, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """A batch of normalized events from one source file.
+
+    ``frame`` has at least the columns of ``REQUIRED_COLUMNS``; ``dataset`` is
+    the kind of events (``windows``, ``zeek.conn``, ``suricata.eve``,
+    ``email``) so that detectors can pick the batches they understand.
+    """
+
+    dataset: str
+    frame: pl.DataFrame
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+def utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix, microseconds kept when present."""
+    text = utc(value).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """Read an ISO 8601 timestamp (``Z`` or offset) into an aware UTC datetime."""
+    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v is not None and v != {} and v != []}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detection: a rule that matched, with the evidence that made it match.
+
+    ``evidence`` holds the fields that matched, verbatim from the event (or,
+    for aggregate detectors, the counts, scores and connection ids that made
+    the case). ``event_id`` is the source event's own id (EVTX record id,
+    Zeek uid) so that an analyst can find the original.
+    """
+
+    timestamp: datetime
+    host_name: str
+    rule_id: str
+    rule_name: str
+    ruleset: str
+    severity: Severity
+    tenant: str = DEFAULT_TENANT
+    tactics: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = ()
+    stage: Stage | None = None
+    host_ip: str | None = None
+    source_ip: str | None = None
+    destination_ip: str | None = None
+    user_name: str | None = None
+    observables: tuple[Observable, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    log_file_path: str | None = None
+    event_id: str | None = None
+    dataset: str | None = None
+    description: str | None = None
+    confidence: float | None = None
+
+    @property
+    def kill_chain_stage(self) -> Stage | None:
+        """The explicit stage, or the earliest one implied by the ATT&CK tactics."""
+        if self.stage is not None:
+            return self.stage
+        stages = [TACTIC_STAGE[t] for t in self.tactics if t in TACTIC_STAGE]
+        return min(stages, key=lambda s: s.rank) if stages else None
+
+    @property
+    def id(self) -> str:
+        """Idempotent id: the same detection of the same event gets the same id."""
+        key = "\x1f".join(
+            (
+                self.tenant,
+                self.host_name,
+                self.ruleset,
+                self.rule_id,
+                iso(self.timestamp),
+                self.event_id or "",
+                self.log_file_path or "",
+                json.dumps(_json_safe(self.evidence), sort_keys=True, ensure_ascii=False),
+            )
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        """The public contract form (nested ECS objects), see ``docs/output.md``."""
+        stage = self.kill_chain_stage
+        doc: dict[str, Any] = {
+            "@timestamp": iso(self.timestamp),
+            "tenant": self.tenant,
+            "host": _compact({"name": self.host_name, "ip": self.host_ip}),
+            "source": _compact({"ip": self.source_ip}),
+            "destination": _compact({"ip": self.destination_ip}),
+            "user": _compact({"name": self.user_name}),
+            "rule": _compact(
+                {
+                    "id": self.rule_id,
+                    "name": self.rule_name,
+                    "ruleset": self.ruleset,
+                    "description": self.description,
+                }
+            ),
+            "severity": self.severity.value,
+            "threat": {
+                "tactic": {"name": list(self.tactics)},
+                "technique": {"id": list(self.techniques)},
+            },
+            "finding": _compact(
+                {
+                    "id": self.id,
+                    "stage": stage.value if stage else None,
+                    "confidence": self.confidence,
+                }
+            ),
+            "observables": [o.to_json() for o in self.observables],
+            "evidence": _json_safe(self.evidence),
+            "log": {"file": {"path": self.log_file_path}} if self.log_file_path else None,
+            "event": _compact({"id": self.event_id, "dataset": self.dataset}),
+        }
+        return _compact(doc)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Finding:
+        """Read back the contract form written by ``to_json``."""
+        threat = doc.get("threat", {})
+        finding = doc.get("finding", {})
+        return cls(
+            timestamp=parse_iso(doc["@timestamp"]),
+            tenant=doc.get("tenant", DEFAULT_TENANT),
+            host_name=doc["host"]["name"],
+            host_ip=doc["host"].get("ip"),
+            source_ip=doc.get("source", {}).get("ip"),
+            destination_ip=doc.get("destination", {}).get("ip"),
+            user_name=doc.get("user", {}).get("name"),
+            rule_id=doc["rule"]["id"],
+            rule_name=doc["rule"]["name"],
+            ruleset=doc["rule"]["ruleset"],
+            description=doc["rule"].get("description"),
+            severity=Severity(doc["severity"]),
+            tactics=tuple(threat.get("tactic", {}).get("name", [])),
+            techniques=tuple(threat.get("technique", {}).get("id", [])),
+            stage=Stage(finding["stage"]) if finding.get("stage") else None,
+            confidence=finding.get("confidence"),
+            observables=tuple(
+                Observable(type=o["type"], value=o["value"]) for o in doc.get("observables", [])
+            ),
+            evidence=doc.get("evidence", {}),
+            log_file_path=doc.get("log", {}).get("file", {}).get("path"),
+            event_id=doc.get("event", {}).get("id"),
+            dataset=doc.get("event", {}).get("dataset"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """The findings of one tenant + host, joined along the kill chain."""
+
+    id: str
+    tenant: str
+    host_name: str
+    severity: Severity
+    score: float
+    first_seen: datetime
+    last_seen: datetime
+    tactics: tuple[str, ...]
+    techniques: tuple[str, ...]
+    stages: tuple[Stage, ...]
+    finding_count: int
+    summary: str
+    finding_ids: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    host_ips: tuple[str, ...] = ()
+    observables: tuple[Observable, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The public contract form (nested ECS objects), see ``docs/output.md``."""
+        return _compact(
+            {
+                "incident": {"id": self.id},
+                "tenant": self.tenant,
+                "host": _compact({"name": self.host_name, "ip": list(self.host_ips)}),
+                "severity": self.severity.value,
+                "score": round(self.score, 2),
+                "first_seen": iso(self.first_seen),
+                "last_seen": iso(self.last_seen),
+                "threat": {
+                    "tactic": {"name": list(self.tactics)},
+                    "technique": {"id": list(self.techniques)},
+                },
+                "kill_chain": {"stages": [s.value for s in self.stages]},
+                "finding_count": self.finding_count,
+                "summary": self.summary,
+                "rules": list(self.rules),
+                "findings": list(self.finding_ids),
+                "observables": [o.to_json() for o in self.observables],
+            }
+        )
+
+
+def unique(values: Iterable[str]) -> tuple[str, ...]:
+    """Distinct values in first-seen order."""
+    return tuple(dict.fromkeys(v for v in values if v))

@@ -1,0 +1,102 @@
+"""Input formats: find files, recognize each by content, read it into event batches.
+
+``SOURCES`` is the explicit registry, in sniffing order (most specific first).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sekimori.errors import SourceError
+from sekimori.model import EventBatch
+from sekimori.sources.base import HEAD_SIZE, ReadContext, ReadReport, Source
+
+log = logging.getLogger(__name__)
+
+SOURCES: dict[str, type[Source]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class FileBatch:
+    """A batch with the report of the file it came from."""
+
+    report: ReadReport
+    batch: EventBatch
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every regular file under ``paths`` (files as given, folders recursively, sorted).
+
+    Hidden files and folders (``.git``, ``.DS_Store``) are left out of folder walks.
+    """
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+                    yield child
+        elif path.exists():
+            yield path
+        else:
+            raise SourceError("no such file or folder", where=str(path))
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of ``path``, as the sniffers see them."""
+    with path.open("rb") as fh:
+        return fh.read(HEAD_SIZE)
+
+
+def sniff(path: Path, head: bytes | None = None) -> Source | None:
+    """The source that recognizes ``path`` by its content, or None."""
+    head = read_head(path) if head is None else head
+    for source_type in SOURCES.values():
+        source = source_type()
+        if source.sniff(head, path.name):
+            return source
+    return None
+
+
+def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
+    """Batches of one file; problems end up in the report, never as a traceback.
+
+    A file no source recognizes, or one that breaks half-way, gives a report
+    with ``error`` set and the batches read before the break.
+    """
+    report = ReadReport(path=str(path), source="?")
+    try:
+        source = sniff(path)
+        if source is None:
+            report.error = "not a recognized log, event or mail format"
+            yield FileBatch(report, _empty(path))
+            return
+        report.source = source.name
+        empty = True
+        for batch in source.read(path, ctx, report):
+            report.events += len(batch)
+            empty = False
+            yield FileBatch(report, batch)
+        if empty:
+            yield FileBatch(report, _empty(path))
+    except SourceError as exc:
+        report.error = exc.message
+        yield FileBatch(report, _empty(path))
+    except OSError as exc:
+        report.error = exc.strerror or str(exc)
+        yield FileBatch(report, _empty(path))
+    except Exception as exc:  # a parser bug must not end the run: report it as this file's error
+        log.debug("unexpected error reading %s", path, exc_info=True)
+        report.error = f"unexpected {type(exc).__name__}: {exc}"
+        yield FileBatch(report, _empty(path))
+
+
+def _empty(path: Path) -> EventBatch:
+    import polars as pl
+
+    return EventBatch(dataset="empty", frame=pl.DataFrame(), path=str(path))
+
+
+__all__ = ["SOURCES", "FileBatch", "ReadContext", "ReadReport", "Source", "iter_files", "read_file", "sniff"]
