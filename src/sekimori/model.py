@@ -102,7 +102,7 @@ OBSERVABLE_TYPES: tuple[str, ...] = ("ip", "domain", "url", "hash", "email", "fi
 
 @dataclass(frozen=True, slots=True)
 class Observable:
-    """A value an analyst or a blocklist can act on: an IP, a domain, a URL …"""
+    """A value an analyst or a blocklist can act on: an IP, a domain, a URL, a hash."""
 
     type: ObservableType
     value: str

@@ -20,6 +20,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Sekimori: one incident per infected host, from mail to the last lateral hop."""
+
+
 app.command(no_args_is_help=True)(hunt)
 
 

@@ -2,14 +2,234 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sekimori.errors import SekimoriError
+from sekimori.model import Finding, Incident, Severity, iso
+from sekimori.pipeline import HuntOptions, HuntResult, run_hunt
+
+# Below this many bytes a run is quick enough that a progress bar only flickers.
+PROGRESS_MIN_BYTES = 20_000_000
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFORMATIONAL: "dim",
+}
+
+
+def _severity(value: str) -> Severity:
+    if value.lower() not in {s.value for s in Severity}:
+        raise typer.BadParameter(f"one of {', '.join(s.value for s in Severity)}")
+    return Severity(value.lower())
 
 
 def hunt(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders, any mix of formats.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or folders to read, any mix of formats: EVTX, evtx JSON, "
+            "Winlogbeat NDJSON, Zeek (TSV or JSON), Suricata EVE, .eml.",
+            show_default=False,
+        ),
+    ],
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--rules",
+            "-r",
+            help="Folder or file of Sigma rules, added to the bundled Emotet pack. Repeatable.",
+        ),
+    ] = None,
+    no_default_rules: Annotated[
+        bool, typer.Option("--no-default-rules", help="Leave the bundled rule pack out.")
+    ] = False,
+    intel: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--intel",
+            "-i",
+            help="Threat-intel feed file (Feodo, URLhaus, ThreatFox, MISP, STIX 2.1, "
+            "plain list). Repeatable.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Site file (TOML): internal ranges, mail servers…"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One finding per line as JSON on stdout.")
+    ] = False,
+    incidents: Annotated[
+        bool,
+        typer.Option("--incidents", help="With --json: one incident per line instead."),
+    ] = False,
+    min_severity: Annotated[
+        str,
+        typer.Option(
+            "--min-severity",
+            "-s",
+            help="Show only findings at or above: informational, low, medium, high, critical.",
+        ),
+    ] = "informational",
+    tenant: Annotated[str, typer.Option(help="Tenant (company) the events belong to.")] = "default",
+    limit: Annotated[
+        int, typer.Option(help="Rows of the findings table (all of them go to --json).")
+    ] = 200,
 ) -> None:
-    """Hunt through log files and folders for signs of an intrusion."""
-    typer.echo(f"{len(paths)} path(s)")
+    """Hunt through log files and folders for an Emotet-style intrusion.
+
+    Reads every file, recognizes its format by content, runs the Sigma rules,
+    threat-intel matching and network detectors, and groups what it finds into
+    one incident per host. Files that cannot be read are listed with the reason;
+    the others are still processed.
+
+    Examples:
+      sekimori hunt logs/
+
+      sekimori hunt Security.evtx zeek/ --intel feodo.csv --config site.toml --json
+    """
+    floor = _severity(min_severity)
+    options = HuntOptions(
+        rule_dirs=list(rules or []),
+        use_default_rules=not no_default_rules,
+        intel_files=list(intel or []),
+        config_file=config,
+        tenant=tenant,
+    )
+    err = Console(stderr=True, highlight=False)
+    try:
+        result = _run(paths, options, err)
+    except SekimoriError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(2) from exc
+
+    findings = [f for f in result.findings if f.severity.rank >= floor.rank]
+    if as_json:
+        rows = (
+            (i.to_json() for i in result.incidents if i.severity.rank >= floor.rank)
+            if incidents
+            else (_with_incident(f, result) for f in findings)
+        )
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        out = Console(highlight=False)
+        _print_findings(out, findings, limit)
+        _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
+    _print_summary(err, result)
+    if result.reports and all(r.error for r in result.reports):
+        raise typer.Exit(1)
+
+
+def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
+    total = sum(p.stat().st_size for p in _walk(paths))
+    if total < PROGRESS_MIN_BYTES or not err.is_terminal:
+        return run_hunt(paths, options)
+    with Progress(
+        TextColumn("hunting"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("hunt", total=total)
+        return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
+
+
+def _walk(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(c for c in p.rglob("*") if c.is_file())
+        elif p.is_file():
+            files.append(p)
+    return files
+
+
+def _with_incident(finding: Finding, result: HuntResult) -> dict[str, object]:
+    doc = finding.to_json()
+    incident = result.incident_of.get(finding.id)
+    if incident:
+        doc["incident"] = {"id": incident}
+    return doc
+
+
+def _detail(finding: Finding) -> str:
+    for key in ("CommandLine", "process.command_line", "Image", "reason", "summary"):
+        value = finding.evidence.get(key)
+        if value:
+            return str(value)
+    if finding.observables:
+        return ", ".join(o.value for o in finding.observables[:3])
+    pairs = list(finding.evidence.items())[:2]
+    return " ".join(f"{k}={v}" for k, v in pairs)
+
+
+def _print_findings(out: Console, findings: list[Finding], limit: int) -> None:
+    if not findings:
+        out.print("No findings.")
+        return
+    table = Table(title=f"Findings ({len(findings)})", title_justify="left", expand=False)
+    for column in ("time (UTC)", "host", "severity", "rule", "detail"):
+        table.add_column(column, overflow="fold")
+    for f in findings[:limit]:
+        table.add_row(
+            iso(f.timestamp)[:19].replace("T", " "),
+            f.host_name,
+            f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
+            f.rule_name,
+            _detail(f)[:160],
+        )
+    out.print(table)
+    if len(findings) > limit:
+        out.print(f"… {len(findings) - limit} more findings; use --json or --limit to see them.")
+
+
+def _print_incidents(out: Console, incidents: list[Incident]) -> None:
+    if not incidents:
+        return
+    table = Table(title=f"Incidents ({len(incidents)})", title_justify="left")
+    for column in ("host", "severity", "score", "findings", "first → last seen", "summary"):
+        table.add_column(column, overflow="fold")
+    for i in incidents:
+        table.add_row(
+            i.host_name,
+            f"[{SEVERITY_STYLE[i.severity]}]{i.severity.value}[/]",
+            f"{i.score:.1f}",
+            str(i.finding_count),
+            f"{iso(i.first_seen)[11:19]} → {iso(i.last_seen)[11:19]}",
+            i.summary,
+        )
+    out.print(table)
+
+
+def _print_summary(err: Console, result: HuntResult) -> None:
+    for report in result.reports:
+        if report.error:
+            err.print(f"error: {report.path}: {report.error}", markup=False)
+        elif report.skipped:
+            first = report.problems[0] if report.problems else ""
+            err.print(
+                f"warning: {report.path}: skipped {report.skipped} malformed record(s); "
+                f"first: {first}",
+                markup=False,
+            )
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
+    read = sum(1 for r in result.reports if not r.error)
+    err.print(
+        f"{read} file(s), {result.events} event(s) read; {len(result.findings)} finding(s), "
+        f"{len(result.incidents)} incident(s).",
+        markup=False,
+    )

@@ -24,8 +24,10 @@ class Detector(ABC):
 
     def wants(self, dataset: str) -> bool:
         """True when batches of ``dataset`` are for this detector."""
-        return self.datasets is None or dataset in self.datasets or any(
-            dataset.startswith(prefix + ".") for prefix in self.datasets
+        return (
+            self.datasets is None
+            or dataset in self.datasets
+            or any(dataset.startswith(prefix + ".") for prefix in self.datasets)
         )
 
     def new_state(self) -> Any:

@@ -1,0 +1,80 @@
+"""Runs detectors over batches: timing, state and error capture in one place.
+
+Detectors themselves never catch blanket exceptions (STYLE.md, 3): a detector
+that breaks on a batch is reported once per kind of error, and the run goes on
+with the other detectors and batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sekimori.detect.base import Detector
+from sekimori.model import EventBatch, Finding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DetectorRun:
+    """One detector in one run: its state, the time it took, and what went wrong."""
+
+    detector: Detector
+    state: Any = None
+    seconds: float = 0.0
+    batches: int = 0
+    findings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, detector: Detector) -> DetectorRun:
+        """A run with the detector's fresh state."""
+        return cls(detector=detector, state=detector.new_state())
+
+    def _note_error(self, where: str, exc: Exception) -> None:
+        text = f"{self.detector.name}: {where}: {type(exc).__name__}: {exc}"
+        kind = f"{type(exc).__name__}"
+        if not any(kind in e for e in self.errors):
+            self.errors.append(text)
+            log.warning("detector failed: %s", text)
+        log.debug("detector %s failed on %s", self.detector.name, where)
+
+    def detect(self, batch: EventBatch) -> list[Finding]:
+        """Findings of this detector for ``batch`` (none if it does not read this dataset)."""
+        if batch.frame.height == 0 or not self.detector.wants(batch.dataset):
+            return []
+        started = time.perf_counter()
+        try:
+            found = self.detector.detect(batch, self.state)
+        except Exception as exc:  # one broken detector must not end the run
+            log.debug("detector %s failed", self.detector.name, exc_info=True)
+            self._note_error(batch.path or batch.dataset, exc)
+            found = []
+        self.seconds += time.perf_counter() - started
+        self.batches += 1
+        self.findings += len(found)
+        return found
+
+    def finish(self) -> list[Finding]:
+        """Findings only the end of the run can tell."""
+        started = time.perf_counter()
+        try:
+            found = self.detector.finish(self.state)
+        except Exception as exc:  # see detect()
+            self._note_error("end of run", exc)
+            found = []
+        self.seconds += time.perf_counter() - started
+        self.findings += len(found)
+        return found
+
+
+def run_all(runs: Iterable[DetectorRun], batch: EventBatch) -> list[Finding]:
+    """Every detector's findings for one batch."""
+    found: list[Finding] = []
+    for run in runs:
+        found.extend(run.detect(batch))
+    return found
