@@ -1,0 +1,1 @@
+"""Threat intelligence: feed readers, the indicator store, matching and blocklist export."""
