@@ -101,7 +101,8 @@ def correlate(findings: Iterable[Finding], directory: HostDirectory | None = Non
     incident_of: dict[str, str] = {}
     for (tenant, key), members in groups.items():
         members.sort(key=lambda f: f.timestamp)
-        host = directory.display(key)
+        names = [f.host_name for f in members if not is_ip(f.host_name)]
+        host = max(names, key=len) if names else directory.display(key)
         stages = tuple(
             sorted(
                 {s for f in members if (s := f.kill_chain_stage) is not None},

@@ -220,7 +220,8 @@ class Finding:
                 json.dumps(_json_safe(self.evidence), sort_keys=True, ensure_ascii=False),
             )
         )
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
+        # surrogatepass: JSON input may carry lone surrogates ("\\udcff"); ids must not crash.
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
         """The public contract form (nested ECS objects), see ``docs/output.md``."""
@@ -257,7 +258,8 @@ class Finding:
             "log": {"file": {"path": self.log_file_path}} if self.log_file_path else None,
             "event": _compact({"id": self.event_id, "dataset": self.dataset}),
         }
-        return _compact(doc)
+        # observables and evidence are always present, even when empty.
+        return _compact(doc) | {"observables": doc["observables"], "evidence": doc["evidence"]}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Finding:

@@ -1,0 +1,92 @@
+"""One incident per tenant + machine, scored along the kill chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from sekimori.correlate import correlate, score
+from sekimori.hosts import HostDirectory
+from sekimori.model import EventBatch, Finding, Severity, Stage
+
+T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+
+
+def f(host: str, rule: str, severity: Severity, stage: Stage, minutes: int = 0) -> Finding:
+    return Finding(
+        timestamp=T0 + timedelta(minutes=minutes),
+        host_name=host,
+        rule_id=rule,
+        rule_name=rule,
+        ruleset="test",
+        severity=severity,
+        stage=stage,
+        event_id=f"{host}-{rule}-{minutes}",
+    )
+
+
+def test_findings_of_one_host_become_one_incident() -> None:
+    result = correlate(
+        [
+            f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION, 1),
+            f("WS-07", "runkey", Severity.MEDIUM, Stage.INSTALLATION, 2),
+            f("WS-03", "odd", Severity.LOW, Stage.EXECUTION, 3),
+        ]
+    )
+    hosts = [i.host_name for i in result.incidents]
+    assert sorted(hosts) == ["WS-03", "WS-07"]
+    ws07 = next(i for i in result.incidents if i.host_name == "WS-07")
+    assert ws07.finding_count == 2
+    assert ws07.stages == (Stage.EXECUTION, Stage.INSTALLATION)
+    assert result.incidents[0] is ws07  # worst first
+    assert set(result.incident_of.values()) == {i.id for i in result.incidents}
+
+
+def test_tenants_never_share_an_incident() -> None:
+    a = f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION)
+    b = Finding(**{**{s: getattr(a, s) for s in a.__slots__}, "tenant": "acme"})  # type: ignore[arg-type]
+    result = correlate([a, b])
+    assert len(result.incidents) == 2
+
+
+def test_a_chain_of_three_stages_raises_severity() -> None:
+    chain = [
+        f("WS-07", "mail", Severity.HIGH, Stage.DELIVERY),
+        f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION, 1),
+        f("WS-07", "c2", Severity.MEDIUM, Stage.COMMAND_AND_CONTROL, 2),
+    ]
+    assert correlate(chain).incidents[0].severity is Severity.CRITICAL
+    assert correlate(chain[:2]).incidents[0].severity is Severity.HIGH
+
+
+def test_many_low_findings_do_not_outweigh_a_chain() -> None:
+    noise = [f("WS-03", "odd", Severity.LOW, Stage.EXECUTION, m) for m in range(1000)]
+    chain = [
+        f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION),
+        f("WS-07", "c2", Severity.HIGH, Stage.COMMAND_AND_CONTROL, 1),
+    ]
+    assert score(chain) > score(noise)
+
+
+def test_network_findings_fold_into_the_machine_of_their_address() -> None:
+    directory = HostDirectory()
+    frame = pl.DataFrame(
+        {
+            "event.code": ["3"],
+            "winlog.event_data.SourceIp": ["10.1.10.57"],
+            "winlog.computer_name": ["WS-07.corp.sekimori-demo.example"],
+        }
+    )
+    directory.learn_batch(EventBatch("windows", frame))
+    result = correlate(
+        [
+            f("WS-07.corp.sekimori-demo.example", "macro", Severity.HIGH, Stage.EXECUTION),
+            f("10.1.10.57", "beacon", Severity.HIGH, Stage.COMMAND_AND_CONTROL, 5),
+        ],
+        directory,
+    )
+    assert len(result.incidents) == 1
+    incident = result.incidents[0]
+    assert incident.host_name == "WS-07.corp.sekimori-demo.example"
+    assert "10.1.10.57" in incident.host_ips

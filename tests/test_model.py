@@ -1,0 +1,111 @@
+"""The output contract: findings and incidents validate against the shipped schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+import pytest
+
+from sekimori.correlate import correlate
+from sekimori.model import Finding, Observable, Severity, Stage, iso, parse_iso
+from sekimori.schemas import load
+
+T0 = datetime(2026, 11, 24, 0, 14, 3, 123456, tzinfo=UTC)
+
+
+def finding(**changes: object) -> Finding:
+    base: dict[str, object] = {
+        "timestamp": T0,
+        "host_name": "WS-07.corp.sekimori-demo.example",
+        "host_ip": "10.1.10.57",
+        "rule_id": "3f0b8b5a-0000-4000-8000-000000000001",
+        "rule_name": "Office application spawns a shell",
+        "ruleset": "sekimori",
+        "severity": Severity.HIGH,
+        "tactics": ("execution",),
+        "techniques": ("T1204.002", "T1059.001"),
+        "user_name": "CORP\\tanaka",
+        "observables": (Observable("url", "http://loader.invalid/a"),),
+        "evidence": {"ParentImage": "C:\\Program Files\\Microsoft Office\\WINWORD.EXE"},
+        "log_file_path": "/logs/ws-07.json",
+        "event_id": "4711",
+        "dataset": "windows",
+    }
+    base.update(changes)
+    return Finding(**base)  # type: ignore[arg-type]
+
+
+def test_finding_validates_against_schema() -> None:
+    doc = finding().to_json()
+    jsonschema.validate(doc, load("finding"))
+    assert doc["host"] == {"name": "WS-07.corp.sekimori-demo.example", "ip": "10.1.10.57"}
+    assert doc["rule"]["ruleset"] == "sekimori"
+    assert doc["threat"]["technique"]["id"] == ["T1204.002", "T1059.001"]
+    assert doc["finding"]["stage"] == "execution"
+    assert doc["log"]["file"]["path"] == "/logs/ws-07.json"
+    assert doc["event"]["id"] == "4711"
+    assert doc["@timestamp"] == "2026-11-24T00:14:03.123456Z"
+
+
+def test_minimal_finding_validates() -> None:
+    f = Finding(
+        timestamp=T0,
+        host_name="10.1.10.57",
+        rule_id="beacon",
+        rule_name="Beacon",
+        ruleset="network",
+        severity=Severity.MEDIUM,
+    )
+    doc = f.to_json()
+    jsonschema.validate(doc, load("finding"))
+    assert "log" not in doc and "user" not in doc
+
+
+def test_finding_round_trips_through_json() -> None:
+    original = finding(stage=Stage.DELIVERY, confidence=0.75)
+    assert Finding.from_json(original.to_json()) == original
+
+
+def test_finding_id_is_stable_and_distinguishes_events() -> None:
+    assert finding().id == finding().id
+    assert finding().id != finding(event_id="4712").id
+
+
+def test_hostile_strings_stay_data() -> None:
+    hostile = "<script>alert(1)</script>\u202e\x00"
+    doc = finding(evidence={"CommandLine": hostile}, host_name=hostile).to_json()
+    jsonschema.validate(doc, load("finding"))
+    assert doc["evidence"]["CommandLine"] == hostile
+
+
+def test_schema_rejects_a_broken_finding() -> None:
+    doc = finding().to_json()
+    doc["severity"] = "severe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, load("finding"))
+
+
+def test_incident_validates_against_schema() -> None:
+    later = finding(
+        timestamp=T0 + timedelta(minutes=5),
+        rule_id="c2",
+        rule_name="C&C contact",
+        tactics=("command-and-control",),
+        techniques=("T1071.001",),
+        event_id="Cx1",
+    )
+    incident = correlate([finding(), later]).incidents[0]
+    doc = incident.to_json()
+    jsonschema.validate(doc, load("incident"))
+    assert doc["finding_count"] == 2
+    assert doc["first_seen"] == iso(T0)
+    assert parse_iso(doc["last_seen"]) == T0 + timedelta(minutes=5)
+    assert doc["kill_chain"]["stages"] == ["execution", "command_and_control"]
+
+
+def test_severity_parse_accepts_sigma_levels() -> None:
+    assert Severity.parse("critical") is Severity.CRITICAL
+    assert Severity.parse("info") is Severity.INFORMATIONAL
+    assert Severity.parse(None) is Severity.INFORMATIONAL
+    assert Severity.HIGH.rank > Severity.MEDIUM.rank

@@ -1,0 +1,95 @@
+"""The hunt pipeline: every file read or reported, detectors run, findings correlated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+import pytest
+
+from sekimori import pipeline
+from sekimori.detect.base import Detector
+from sekimori.model import EventBatch, Finding, Severity
+from sekimori.pipeline import HuntOptions, run_hunt
+
+
+class EveryBatchDetector(Detector):
+    """Reports one finding per batch, and one at the end of the run."""
+
+    name: ClassVar[str] = "every-batch"
+
+    def new_state(self) -> Any:
+        return {"batches": 0}
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        state["batches"] += 1
+        row = batch.frame.row(0, named=True)
+        return [
+            Finding(
+                timestamp=row["@timestamp"],
+                host_name=row["host.name"],
+                rule_id="every-batch",
+                rule_name="Every batch",
+                ruleset="test",
+                severity=Severity.LOW,
+                event_id=str(row["event.id"]),
+                log_file_path=batch.path,
+            )
+        ]
+
+    def finish(self, state: Any) -> list[Finding]:
+        assert state["batches"] >= 1
+        return []
+
+
+class BrokenDetector(Detector):
+    """Fails on every batch: the run must go on without it."""
+
+    name: ClassVar[str] = "broken"
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        raise ValueError("cannot cope")
+
+
+@pytest.fixture
+def detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        pipeline,
+        "DETECTOR_FACTORIES",
+        [lambda options: ([BrokenDetector(), EveryBatchDetector()], ["a note"])],
+    )
+
+
+def test_missing_and_unknown_files_are_reported_and_the_rest_processed(
+    tmp_path: Path, detectors: None
+) -> None:
+    unknown = tmp_path / "notes.bin"
+    unknown.write_bytes(b"\x00\x01 not a log")
+    result = run_hunt([tmp_path / "absent", unknown], HuntOptions())
+    errors = {Path(r.path).name: r.error for r in result.reports}
+    assert errors["absent"] == "no such file or folder"
+    assert errors["notes.bin"] == "not a recognized log, event or mail format"
+    assert "a note" in result.notes
+    assert result.findings == []
+
+
+def test_runner_captures_a_broken_detector() -> None:
+    from datetime import UTC, datetime
+
+    from sekimori.detect.runner import DetectorRun, run_all
+
+    frame = pl.DataFrame(
+        {
+            "@timestamp": [datetime(2026, 11, 24, tzinfo=UTC)],
+            "host.name": ["WS-01"],
+            "event.id": ["1"],
+        }
+    )
+    runs = [DetectorRun.start(BrokenDetector()), DetectorRun.start(EveryBatchDetector())]
+    found = run_all(runs, EventBatch("windows", frame, path="a.json"))
+    found += run_all(runs, EventBatch("windows", frame, path="b.json"))
+    assert [f.rule_id for f in found] == ["every-batch", "every-batch"]
+    assert len(runs[0].errors) == 1  # reported once per kind of error
+    assert "ValueError: cannot cope" in runs[0].errors[0]
+    assert run_all(runs, EventBatch("windows", frame.clear())) == []
