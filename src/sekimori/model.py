@@ -220,7 +220,7 @@ class Finding:
                 json.dumps(_json_safe(self.evidence), sort_keys=True, ensure_ascii=False),
             )
         )
-        # surrogatepass: JSON input may carry lone surrogates ("\\udcff"); ids must not crash.
+        # surrogatepass: JSON input may carry lone surrogates (\udcff); ids must not crash.
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
