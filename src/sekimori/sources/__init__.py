@@ -12,11 +12,25 @@ from pathlib import Path
 
 from sekimori.errors import SourceError
 from sekimori.model import EventBatch
+from sekimori.sources import container
 from sekimori.sources.base import HEAD_SIZE, ReadContext, ReadReport, Source
+from sekimori.sources.eml import EmlSource
+from sekimori.sources.evtx import EvtxSource
+from sekimori.sources.evtx_json import EvtxJsonSource
+from sekimori.sources.suricata import SuricataSource
+from sekimori.sources.winlogbeat import WinlogbeatSource
+from sekimori.sources.zeek import ZeekSource
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, type[Source]] = {}
+SOURCES: dict[str, type[Source]] = {
+    EvtxSource.name: EvtxSource,
+    ZeekSource.name: ZeekSource,
+    EvtxJsonSource.name: EvtxJsonSource,
+    WinlogbeatSource.name: WinlogbeatSource,
+    SuricataSource.name: SuricataSource,
+    EmlSource.name: EmlSource,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +59,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def read_head(path: Path) -> bytes:
-    """The first bytes of ``path``, as the sniffers see them."""
-    with path.open("rb") as fh:
-        return fh.read(HEAD_SIZE)
+    """The first bytes of ``path``, as the sniffers see them (decompressed for gzip and zip)."""
+    return container.read_head(path, HEAD_SIZE)
 
 
 def sniff(path: Path, head: bytes | None = None) -> Source | None:
@@ -99,4 +112,13 @@ def _empty(path: Path) -> EventBatch:
     return EventBatch(dataset="empty", frame=pl.DataFrame(), path=str(path))
 
 
-__all__ = ["SOURCES", "FileBatch", "ReadContext", "ReadReport", "Source", "iter_files", "read_file", "sniff"]
+__all__ = [
+    "SOURCES",
+    "FileBatch",
+    "ReadContext",
+    "ReadReport",
+    "Source",
+    "iter_files",
+    "read_file",
+    "sniff",
+]

@@ -1,0 +1,216 @@
+"""Polars helpers every source uses to shape a normalized batch.
+
+A normalized batch has flat dotted column names, the ``REQUIRED_COLUMNS`` of
+``sekimori.model`` with their dtypes, and no struct columns. These helpers
+flatten nested JSON, parse the timestamp spellings seen in the wild, and add
+the required columns last so that every source ends the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+import polars as pl
+
+from sekimori.model import (
+    EVENT_DATASET,
+    EVENT_ID,
+    HOST_NAME,
+    LOG_FILE_PATH,
+    REQUIRED_COLUMNS,
+    TENANT,
+    TIMESTAMP,
+    TIMESTAMP_DTYPE,
+    EventBatch,
+)
+from sekimori.sources.base import ReadContext
+
+UNKNOWN_HOST = "unknown"
+
+# ISO 8601 spellings: offset, "Z", naive (taken as UTC), space instead of "T".
+_ISO_FORMATS_AWARE = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z")
+_ISO_FORMATS_NAIVE = (
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+)
+
+
+def iso_to_datetime(expr: pl.Expr) -> pl.Expr:
+    """Parse ISO 8601 strings (with offset, ``Z`` or naive UTC) into UTC datetimes.
+
+    Values that match no spelling become null; callers decide whether a row
+    without a time is kept.
+    """
+    text = expr.cast(pl.String).str.strip_chars().str.replace(r" UTC$", "")
+    aware = [
+        text.str.to_datetime(f, time_unit="us", strict=False).dt.convert_time_zone("UTC")
+        for f in _ISO_FORMATS_AWARE
+    ]
+    naive = [
+        text.str.to_datetime(f, time_unit="us", strict=False).dt.replace_time_zone("UTC")
+        for f in _ISO_FORMATS_NAIVE
+    ]
+    return pl.coalesce([*aware, *naive]).cast(TIMESTAMP_DTYPE)
+
+
+def epoch_to_datetime(expr: pl.Expr) -> pl.Expr:
+    """Seconds since the epoch (float or int, or their text) as UTC datetimes."""
+    micros = (expr.cast(pl.Float64, strict=False) * 1_000_000).round(0).cast(pl.Int64, strict=False)
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def any_to_datetime(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A timestamp column of any dtype as UTC datetimes: epoch numbers or ISO text."""
+    if dtype.is_numeric():
+        return epoch_to_datetime(expr)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return expr.dt.replace_time_zone("UTC").cast(TIMESTAMP_DTYPE)
+        return expr.dt.convert_time_zone("UTC").cast(TIMESTAMP_DTYPE)
+    text = expr.cast(pl.String)
+    numeric = text.str.contains(r"^\s*\d+(\.\d+)?\s*$")
+    return (
+        pl.when(numeric)
+        .then(epoch_to_datetime(text.str.strip_chars()))
+        .otherwise(iso_to_datetime(text))
+        .cast(TIMESTAMP_DTYPE)
+    )
+
+
+def flatten(frame: pl.DataFrame, sep: str = ".") -> pl.DataFrame:
+    """Unnest struct columns recursively into dotted names; lists of structs as JSON text.
+
+    Empty structs (``{}`` in every row) are dropped: they carry nothing.
+    """
+    while True:
+        structs = [n for n, t in frame.schema.items() if isinstance(t, pl.Struct)]
+        if not structs:
+            break
+        exprs: list[pl.Expr] = []
+        for name in structs:
+            dtype = frame.schema[name]
+            assert isinstance(dtype, pl.Struct)
+            for fld in dtype.fields:
+                exprs.append(pl.col(name).struct.field(fld.name).alias(f"{name}{sep}{fld.name}"))
+        frame = frame.with_columns(exprs).drop(structs)
+    odd_lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List) and _nested(t)]
+    if odd_lists:
+        frame = frame.with_columns(
+            pl.col(n).map_elements(_json_cell, return_dtype=pl.List(pl.String)).alias(n)
+            for n in odd_lists
+        )
+    null_lists = [n for n, t in frame.schema.items() if t == pl.List(pl.Null)]
+    if null_lists:
+        frame = frame.with_columns(pl.col(n).cast(pl.List(pl.String)) for n in null_lists)
+    return frame
+
+
+def _nested(dtype: pl.List) -> bool:
+    """True for lists whose items are structs or lists: kept as JSON text items."""
+    return isinstance(dtype.inner, pl.Struct | pl.List | pl.Array)
+
+
+def _json_cell(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    if not isinstance(value, list):
+        return [json.dumps(value, ensure_ascii=False, default=str)]
+    return [json.dumps(v, ensure_ascii=False, default=str) for v in value]
+
+
+def null_if_blank(expr: pl.Expr, blanks: Sequence[str] = ("", "-")) -> pl.Expr:
+    """Text with the placeholders Windows and Zeek use for "nothing" turned into null."""
+    text = expr.cast(pl.String)
+    return pl.when(text.is_in(list(blanks))).then(None).otherwise(text)
+
+
+def coalesce_columns(frame: pl.DataFrame, names: Sequence[str]) -> pl.Expr | None:
+    """The first non-blank of the named columns that exist, or None if none exists."""
+    schema = frame.schema
+    present = [
+        null_if_blank(pl.col(n)) if schema[n] == pl.String else pl.col(n)
+        for n in names
+        if n in schema
+    ]
+    if not present:
+        return None
+    return pl.coalesce(present) if len(present) > 1 else present[0]
+
+
+def add_mapped(frame: pl.DataFrame, mapping: Mapping[str, Sequence[str]]) -> pl.DataFrame:
+    """Add each target column as the first non-blank of its source columns.
+
+    A target column that is already present and non-null wins (a shipper that
+    already did the mapping is trusted).
+    """
+    exprs: list[pl.Expr] = []
+    for target, sources in mapping.items():
+        names = [target, *sources] if target in frame.columns else list(sources)
+        expr = coalesce_columns(frame, names)
+        if expr is not None:
+            exprs.append(expr.alias(target))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def finish(
+    frame: pl.DataFrame,
+    *,
+    dataset: str,
+    ctx: ReadContext,
+    path: str,
+) -> EventBatch:
+    """Add tenant, dataset and file path, fill the required columns, order them first.
+
+    ``frame`` must already have ``@timestamp``; ``host.name`` and ``event.id``
+    fall back to ``unknown`` and the row number when a source cannot name them.
+    """
+    columns = set(frame.columns)
+    exprs: list[pl.Expr] = [
+        pl.lit(ctx.tenant, dtype=pl.String).alias(TENANT),
+        pl.lit(dataset, dtype=pl.String).alias(EVENT_DATASET),
+        pl.lit(path, dtype=pl.String).alias(LOG_FILE_PATH),
+    ]
+    if HOST_NAME in columns:
+        exprs.append(pl.col(HOST_NAME).cast(pl.String).fill_null(UNKNOWN_HOST))
+    else:
+        exprs.append(pl.lit(UNKNOWN_HOST, dtype=pl.String).alias(HOST_NAME))
+    if EVENT_ID in columns:
+        exprs.append(pl.col(EVENT_ID).cast(pl.String))
+    else:
+        exprs.append(pl.int_range(pl.len()).cast(pl.String).alias(EVENT_ID))
+    if TIMESTAMP not in columns:
+        exprs.append(pl.lit(None, dtype=TIMESTAMP_DTYPE).alias(TIMESTAMP))
+    frame = frame.with_columns(exprs)
+    rest = [c for c in frame.columns if c not in REQUIRED_COLUMNS]
+    frame = frame.select([*REQUIRED_COLUMNS, *rest]).with_columns(
+        pl.col(TIMESTAMP).cast(TIMESTAMP_DTYPE)
+    )
+    return EventBatch(dataset=dataset, frame=frame, path=path)
+
+
+def slices(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """``frame`` in consecutive slices of at most ``size`` rows (none when empty)."""
+    size = max(1, size)
+    for offset in range(0, frame.height, size):
+        yield frame.slice(offset, size)
+
+
+def empty_frame() -> pl.DataFrame:
+    """A frame with only the required columns and no rows."""
+    return pl.DataFrame(
+        {
+            TIMESTAMP: pl.Series([], dtype=TIMESTAMP_DTYPE),
+            TENANT: pl.Series([], dtype=pl.String),
+            HOST_NAME: pl.Series([], dtype=pl.String),
+            EVENT_ID: pl.Series([], dtype=pl.String),
+            EVENT_DATASET: pl.Series([], dtype=pl.String),
+            LOG_FILE_PATH: pl.Series([], dtype=pl.String),
+        }
+    )

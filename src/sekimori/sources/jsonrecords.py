@@ -1,0 +1,159 @@
+"""JSON input in the three shapes shippers write: lines, arrays and concatenated objects.
+
+``iter_objects`` walks any of them record by record (evtx_dump's pretty-printed
+objects, a JSON array, NDJSON) and reports a malformed record with its line,
+then resumes at the next line that starts a record. ``ndjson_frames`` is the
+fast path for large JSON-lines logs (Zeek, Suricata EVE): polars reads whole
+blocks, and only a block holding a bad line is re-read line by line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+import polars as pl
+
+from sekimori.sources.base import ReadReport
+from sekimori.sources.container import iter_line_chunks
+
+# Between records: whitespace, array brackets and commas.
+_GAP = re.compile(r"[\s,\[\]]*")
+# evtx_dump writes a "Record N" line before each object.
+_RECORD_LABEL = re.compile(r"Record \d+[^\n]*")
+# Where to resume after a malformed record: the next line that opens an object.
+_NEXT_OBJECT = re.compile(r"\n[ \t]*[\[,]?[ \t]*\{")
+LINE_COLUMN = "__line"
+
+
+def iter_objects(text: str, where: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each JSON object in ``text`` with the line it starts on.
+
+    A record that does not parse, or that is not an object, is counted in
+    ``report`` as ``where:line`` and skipped.
+    """
+    decoder = json.JSONDecoder()
+    pos = 0
+    line = 1
+    end = len(text)
+    while True:
+        gap = _GAP.match(text, pos)
+        if gap is not None:
+            line += text.count("\n", pos, gap.end())
+            pos = gap.end()
+        if pos >= end:
+            return
+        label = _RECORD_LABEL.match(text, pos)
+        if label is not None:
+            pos = label.end()
+            continue
+        try:
+            value, stop = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+            report.skip(f"{where}:{line}", f"malformed JSON: {why}")
+            resume = _NEXT_OBJECT.search(text, pos + 1)
+            stop = end if resume is None else resume.start() + 1
+            line += text.count("\n", pos, stop)
+            pos = stop
+            continue
+        if isinstance(value, dict):
+            yield line, value
+        else:
+            report.skip(f"{where}:{line}", f"not a JSON object but {type(value).__name__}")
+        line += text.count("\n", pos, stop)
+        pos = stop
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes as text: UTF-8 (with or without BOM), UTF-16 with BOM, bad bytes replaced."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def ndjson_frames(
+    stream: IO[bytes],
+    where: str,
+    report: ReadReport,
+    chunk_size: int = 32 << 20,
+    prefix: bytes = b"",
+) -> Iterator[pl.DataFrame]:
+    """Frames of the JSON lines in ``stream``, nested objects as struct columns.
+
+    Each frame carries the source line of every row in ``__line``. A line that
+    is not a JSON object is counted in ``report`` and left out. ``prefix`` is
+    what the caller already read from ``stream``.
+    """
+    for first, chunk in iter_line_chunks(stream, chunk_size, prefix):
+        frame = _fast_frame(first, chunk)
+        if frame is None:
+            frame = _slow_frame(first, chunk, where, report)
+        if frame is not None and frame.height:
+            yield frame
+
+
+def _fast_frame(first: int, chunk: bytes) -> pl.DataFrame | None:
+    """Polars reads the block at once when every line is a non-empty JSON object."""
+    stripped = chunk.rstrip(b"\r\n")
+    if (
+        not stripped
+        or b"\n\n" in stripped
+        or b"\n\r\n" in stripped
+        or not stripped.lstrip().startswith(b"{")
+    ):
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None)
+    except (pl.exceptions.PolarsError, ValueError, OverflowError):
+        return None
+    if frame.height != stripped.count(b"\n") + 1:
+        return None
+    return frame.with_columns(
+        pl.int_range(first, first + frame.height, dtype=pl.Int64).alias(LINE_COLUMN)
+    )
+
+
+def _slow_frame(first: int, chunk: bytes, where: str, report: ReadReport) -> pl.DataFrame | None:
+    """Line by line: keep the objects, count the rest, let polars build the frame."""
+    good: list[bytes] = []
+    lines: list[int] = []
+    for offset, raw in enumerate(chunk.split(b"\n")):
+        text = raw.strip()
+        if not text:
+            continue
+        number = first + offset
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            report.skip(f"{where}:{number}", f"malformed JSON: {why}")
+            continue
+        if not isinstance(value, dict):
+            report.skip(f"{where}:{number}", f"not a JSON object but {type(value).__name__}")
+            continue
+        if not value:
+            report.skip(f"{where}:{number}", "empty JSON object")
+            continue
+        good.append(json.dumps(value, ensure_ascii=False).encode())
+        lines.append(number)
+    if not good:
+        return None
+    data = b"\n".join(good)
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except (pl.exceptions.PolarsError, ValueError, OverflowError):
+        frame = _as_text_frame(good)
+    return frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
+
+
+def _as_text_frame(lines: list[bytes]) -> pl.DataFrame:
+    """Last resort for lines polars cannot type: top-level values as JSON text."""
+    rows = []
+    for raw in lines:
+        doc = json.loads(raw)
+        rows.append({k: v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()})
+    return pl.from_dicts(rows, infer_schema_length=None)

@@ -1,0 +1,386 @@
+"""Windows events: one column layout and one ECS mapping for the three Windows sources.
+
+EVTX files, evtx_dump JSON and Winlogbeat/OTRF JSON all end here as flat
+records (``record_from_event_json``, ``record_from_winlogbeat``,
+``record_from_flat``) and then as one batch (``windows_batch``):
+
+* ``event.code`` (EventID), ``winlog.channel``, ``winlog.provider_name``,
+  ``winlog.record_id``, ``winlog.computer_name``;
+* every EventData field verbatim as ``winlog.event_data.<Name>`` (text) and
+  UserData as ``winlog.user_data.<Name>``, the names the Sigma rules use;
+* the ECS fields of ``ECS_FROM_EVENT_DATA`` taken from those.
+
+``SIGMA_TO_ECS`` is the same table read the other way, for rules that must
+run on ECS-only input. The field names follow the Sysmon and Security audit
+schemas (Microsoft "Audit events" reference) and Winlogbeat's Sysmon/Security
+modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import polars as pl
+
+from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, EventBatch
+from sekimori.sources.base import ReadContext, ReadReport
+from sekimori.sources.frame import add_mapped, finish, iso_to_datetime, null_if_blank
+
+DATASET = "windows"
+EVENT_DATA = "winlog.event_data."
+USER_DATA = "winlog.user_data."
+WHERE = "__where"
+CODE = "event.code"
+CHANNEL = "winlog.channel"
+PROVIDER = "winlog.provider_name"
+RECORD_ID = "winlog.record_id"
+COMPUTER = "winlog.computer_name"
+
+# ECS column → Windows field names (EventData/UserData), first non-blank wins.
+ECS_FROM_EVENT_DATA: Mapping[str, tuple[str, ...]] = {
+    "process.executable": ("Image", "NewProcessName", "ProcessName"),
+    "process.command_line": ("CommandLine",),
+    "process.pid": ("NewProcessId", "ProcessId"),
+    "process.entity_id": ("ProcessGuid",),
+    "process.working_directory": ("CurrentDirectory",),
+    "process.pe.original_file_name": ("OriginalFileName",),
+    "process.pe.description": ("Description",),
+    "process.pe.product": ("Product",),
+    "process.pe.company": ("Company",),
+    "process.parent.executable": ("ParentImage", "ParentProcessName"),
+    "process.parent.command_line": ("ParentCommandLine",),
+    "process.parent.pid": ("ParentProcessId",),
+    "process.parent.entity_id": ("ParentProcessGuid",),
+    "user.name": ("TargetUserName", "User", "SubjectUserName", "UserName", "AccountName"),
+    "user.domain": ("TargetDomainName", "SubjectDomainName"),
+    "source.ip": ("IpAddress", "SourceIp", "SourceAddress", "ClientAddress"),
+    "source.port": ("IpPort", "SourcePort"),
+    "source.domain": ("SourceHostname", "WorkstationName"),
+    "destination.ip": ("DestinationIp", "DestAddress"),
+    "destination.port": ("DestinationPort", "DestPort"),
+    "destination.domain": ("DestinationHostname",),
+    "dns.question.name": ("QueryName",),
+    "file.path": ("TargetFilename", "ImageLoaded"),
+    "registry.path": ("TargetObject",),
+    "registry.data.strings": ("Details",),
+    "service.name": ("ServiceName",),
+    "winlog.logon.type": ("LogonType",),
+    "winlog.logon.id": ("TargetLogonId", "LogonId", "SubjectLogonId"),
+    "powershell.file.script_block_text": ("ScriptBlockText",),
+    "pipe.name": ("PipeName",),
+}
+
+# Columns kept numeric (Int64): pids and ports; hex pids (Security log) are read too.
+_INTEGER_COLUMNS = (
+    "process.pid",
+    "process.parent.pid",
+    "source.port",
+    "destination.port",
+)
+
+# Sigma field name → ECS column, for rules run on input that only has ECS fields.
+SIGMA_TO_ECS: Mapping[str, str] = {
+    "EventID": CODE,
+    "Channel": CHANNEL,
+    "Provider_Name": PROVIDER,
+    "Computer": HOST_NAME,
+    "ComputerName": HOST_NAME,
+    "EventRecordID": RECORD_ID,
+    **{
+        field: ecs
+        for ecs, fields in reversed(list(ECS_FROM_EVENT_DATA.items()))
+        for field in fields
+    },
+}
+
+# nxlog/Logstash keys of the flat OTRF shape that are not EventData.
+_FLAT_SYSTEM = frozenset(
+    {
+        "@timestamp", "@version", "AccountName", "AccountType", "Category", "Channel",
+        "Domain", "EventID", "EventReceivedTime", "EventTime", "EventTypeOrignal",
+        "ExecutionProcessID", "Hostname", "Keywords", "Level", "Message", "Opcode",
+        "OpcodeValue", "ProviderGuid", "RecordNumber", "Severity", "SeverityValue",
+        "SourceModuleName", "SourceModuleType", "SourceName", "Task", "ThreadID",
+        "TimeCreated", "UserID", "Version", "host", "port", "tags",
+    }
+)  # fmt: skip
+_NXLOG_EVENT_TYPES = frozenset(
+    {"INFO", "AUDIT_SUCCESS", "AUDIT_FAILURE", "WARNING", "ERROR", "VERBOSE", "CRITICAL"}
+)
+
+Record = dict[str, str | None]
+
+
+class NotWindowsEvent(ValueError):
+    """A JSON object that does not have the shape of a Windows event."""
+
+
+def text(value: Any) -> str | None:
+    """A field value as the text the event shows (``#text`` nodes unwrapped)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping) and "#text" in value:
+        return text(value["#text"])
+    if isinstance(value, list):
+        parts = [text(v) for v in value]
+        return "\n".join(p for p in parts if p is not None)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _attr(node: Any, name: str) -> Any:
+    """An XML attribute in any of the JSON spellings: ``#attributes``, ``@Name``, plain."""
+    if not isinstance(node, Mapping):
+        return None
+    attrs = node.get("#attributes")
+    if isinstance(attrs, Mapping) and name in attrs:
+        return attrs[name]
+    for key in (f"@{name}", name):
+        if key in node:
+            return node[key]
+    attrs = node.get(f"{name}_attributes")
+    return attrs.get(name) if isinstance(attrs, Mapping) else None
+
+
+def _data_items(data: Any) -> Iterator[tuple[str | None, Any]]:
+    """EventData content as (name, value); unnamed ``<Data>`` items have name None."""
+    if isinstance(data, Mapping):
+        if "#text" in data:
+            values = data["#text"]
+            for v in values if isinstance(values, list) else [values]:
+                yield None, v
+            return
+        name = _attr(data, "Name")
+        if name is not None:
+            yield str(name), data.get("#text", data.get("Value"))
+            return
+        for key, value in data.items():
+            if not key.startswith(("#", "@")):
+                yield key, value
+    elif isinstance(data, list):
+        for item in data:
+            yield from _data_items(item)
+    elif data is not None:
+        yield None, data
+
+
+def _event_data(event_data: Any, record: Record) -> None:
+    """Fill ``winlog.event_data.*``: named fields verbatim, unnamed ones as Data and paramN."""
+    if not isinstance(event_data, Mapping):
+        if event_data is not None:
+            record[f"{EVENT_DATA}Data"] = text(event_data)
+        return
+    unnamed: list[str] = []
+    for key, value in event_data.items():
+        if key.startswith("#") or key.startswith("@"):
+            continue
+        if key == "Data":
+            for name, item in _data_items(value):
+                if name is None:
+                    unnamed.append(text(item) or "")
+                else:
+                    record[f"{EVENT_DATA}{name}"] = text(item)
+        else:
+            record[f"{EVENT_DATA}{key}"] = text(value)
+    if unnamed:
+        record[f"{EVENT_DATA}Data"] = "\n".join(unnamed)
+        for i, item in enumerate(unnamed, start=1):
+            record[f"{EVENT_DATA}param{i}"] = item
+
+
+def _user_data(user_data: Any, record: Record, prefix: str = USER_DATA) -> None:
+    """Flatten UserData below its single wrapper element into ``winlog.user_data.*``."""
+    if not isinstance(user_data, Mapping):
+        return
+    body: Any = user_data
+    payload = [k for k in user_data if not k.startswith(("#", "@"))]
+    if prefix == USER_DATA and len(payload) == 1 and isinstance(user_data[payload[0]], Mapping):
+        record[f"{USER_DATA}xml_name"] = payload[0]
+        body = user_data[payload[0]]
+    for key, value in body.items():
+        if key.startswith(("#", "@")):
+            continue
+        if isinstance(value, Mapping) and "#text" not in value:
+            _user_data(value, record, f"{prefix}{key}.")
+        else:
+            record[f"{prefix}{key}"] = text(value)
+
+
+def record_from_event_json(doc: Mapping[str, Any], where: str) -> Record:
+    """A flat record from the evtx/evtx_dump JSON shape ``{"Event": {"System": …}}``."""
+    event = doc.get("Event", doc)
+    system = event.get("System") if isinstance(event, Mapping) else None
+    if not isinstance(system, Mapping):
+        raise NotWindowsEvent("no Event.System object")
+    event_id = system.get("EventID")
+    provider = system.get("Provider")
+    created = system.get("TimeCreated")
+    execution = system.get("Execution")
+    security = system.get("Security")
+    record: Record = {
+        WHERE: where,
+        TIMESTAMP: text(
+            _attr(created, "SystemTime") or (created if isinstance(created, str) else None)
+        ),
+        CODE: text(event_id),
+        CHANNEL: text(system.get("Channel")),
+        PROVIDER: text(_attr(provider, "Name")),
+        RECORD_ID: text(system.get("EventRecordID")),
+        COMPUTER: text(system.get("Computer")),
+        "winlog.process.pid": text(_attr(execution, "ProcessID")),
+        "winlog.process.thread.id": text(_attr(execution, "ThreadID")),
+        "winlog.user.identifier": text(_attr(security, "UserID")),
+        "winlog.level": text(system.get("Level")),
+        "winlog.task": text(system.get("Task")),
+        "winlog.keywords": text(system.get("Keywords")),
+    }
+    _event_data(event.get("EventData"), record)
+    _user_data(event.get("UserData"), record)
+    return record
+
+
+def _flatten(doc: Mapping[str, Any], prefix: str, out: Record) -> None:
+    for key, value in doc.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _flatten(value, f"{name}.", out)
+        elif isinstance(value, list) and all(not isinstance(v, Mapping | list) for v in value):
+            out[name] = (
+                ", ".join(text(v) or "" for v in value)
+                if name != "host.ip"
+                else text(value[0] if value else None)
+            )
+        else:
+            out[name] = text(value)
+
+
+def record_from_winlogbeat(doc: Mapping[str, Any], where: str) -> Record:
+    """A flat record from Winlogbeat/ECS NDJSON (``winlog.*`` plus ECS fields)."""
+    winlog = doc.get("winlog")
+    if not isinstance(winlog, Mapping):
+        raise NotWindowsEvent("no winlog object")
+    record: Record = {WHERE: where}
+    rest = {k: v for k, v in doc.items() if k != "winlog"}
+    _flatten(rest, "", record)
+    for key, value in winlog.items():
+        if key == "event_data":
+            _event_data(value, record)
+        elif key == "user_data":
+            _user_data(value, record, USER_DATA)
+        elif isinstance(value, Mapping):
+            _flatten(value, f"winlog.{key}.", record)
+        else:
+            record[f"winlog.{key}"] = text(value)
+    event_code = text(winlog.get("event_id")) or record.get("event.code")
+    record[CODE] = event_code
+    record[COMPUTER] = (
+        record.get(COMPUTER) or record.get("host.name") or record.get("host.hostname")
+    )
+    return record
+
+
+def record_from_flat(doc: Mapping[str, Any], where: str) -> Record:
+    """A flat record from the OTRF/nxlog shape (``EventID``, ``Channel``, ``Hostname`` …)."""
+    if "EventID" not in doc:
+        raise NotWindowsEvent("no EventID")
+    record: Record = {
+        WHERE: where,
+        TIMESTAMP: text(doc.get("TimeCreated") or doc.get("@timestamp") or doc.get("EventTime")),
+        CODE: text(doc.get("EventID")),
+        CHANNEL: text(doc.get("Channel")),
+        PROVIDER: text(doc.get("SourceName") or doc.get("ProviderName")),
+        RECORD_ID: text(doc.get("RecordNumber") or doc.get("EventRecordID")),
+        COMPUTER: text(doc.get("Hostname") or doc.get("Computer")),
+        "message": text(doc.get("Message")),
+    }
+    for key, value in doc.items():
+        if key in _FLAT_SYSTEM:
+            continue
+        if key == "EventType" and value in _NXLOG_EVENT_TYPES:
+            continue
+        record[f"{EVENT_DATA}{key}"] = text(value)
+    return record
+
+
+def windows_batches(
+    records: list[Record], ctx: ReadContext, path: str, report: ReadReport
+) -> Iterator[EventBatch]:
+    """Batches of ``ctx.batch_size`` normalized Windows events from flat records."""
+    for start in range(0, len(records), max(1, ctx.batch_size)):
+        batch = _batch(records[start : start + ctx.batch_size], ctx, path, report)
+        if batch is not None:
+            yield batch
+
+
+def _batch(
+    records: list[Record], ctx: ReadContext, path: str, report: ReadReport
+) -> EventBatch | None:
+    names = dict.fromkeys(k for r in records for k in r)
+    schema = dict.fromkeys(names, pl.String)
+    frame = pl.from_dicts(records, schema=schema)
+    frame = frame.with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
+    missing = frame.filter(pl.col(TIMESTAMP).is_null())
+    for where in missing[WHERE].to_list():
+        report.skip(where, "event has no valid TimeCreated")
+    frame = frame.filter(pl.col(TIMESTAMP).is_not_null())
+    if frame.height == 0:
+        return None
+    frame = add_ecs(frame).drop(WHERE)
+    return finish(frame, dataset=DATASET, ctx=ctx, path=path)
+
+
+def add_ecs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add host, event id and the ECS fields of ``ECS_FROM_EVENT_DATA`` to a Windows frame."""
+    mapping = {
+        ecs: tuple(f"{EVENT_DATA}{f}" for f in fields)
+        for ecs, fields in ECS_FROM_EVENT_DATA.items()
+    }
+    mapping["dns.question.name"] = (*mapping["dns.question.name"], f"{USER_DATA}QueryName")
+    frame = add_mapped(frame, mapping)
+    exprs: list[pl.Expr] = [
+        pl.coalesce(
+            [null_if_blank(pl.col(c)) for c in (COMPUTER, HOST_NAME) if c in frame.columns]
+            or [pl.lit(None, dtype=pl.String)]
+        ).alias(HOST_NAME),
+    ]
+    ids = [null_if_blank(pl.col(c)) for c in (RECORD_ID, WHERE) if c in frame.columns]
+    if ids:
+        exprs.append(pl.coalesce(ids).alias(EVENT_ID))
+    exprs += [_integer(pl.col(c)).alias(c) for c in _INTEGER_COLUMNS if c in frame.columns]
+    if "process.executable" in frame.columns:
+        exprs.append(pl.col("process.executable").str.extract(r"([^\\/]+)$").alias("process.name"))
+    if "process.parent.executable" in frame.columns:
+        exprs.append(
+            pl.col("process.parent.executable")
+            .str.extract(r"([^\\/]+)$")
+            .alias("process.parent.name")
+        )
+    hashes = f"{EVENT_DATA}Hashes"
+    if hashes in frame.columns:
+        for algo in ("md5", "sha1", "sha256", "imphash"):
+            exprs.append(
+                pl.col(hashes)
+                .str.extract(rf"(?i)(?:^|,){algo}=([0-9a-f]+)")
+                .str.to_lowercase()
+                .alias(f"hash.{algo}")
+            )
+    return frame.with_columns(exprs)
+
+
+def _integer(expr: pl.Expr) -> pl.Expr:
+    """Decimal or ``0x`` hex text as Int64 (null when neither)."""
+    value = expr.cast(pl.String).str.strip_chars()
+    is_hex = value.str.to_lowercase().str.starts_with("0x")
+    return (
+        pl.when(is_hex)
+        .then(value.str.slice(2).str.to_integer(base=16, strict=False))
+        .otherwise(value.str.to_integer(base=10, strict=False))
+        .cast(pl.Int64)
+    )

@@ -1,0 +1,65 @@
+"""Windows events shipped as JSON lines by Winlogbeat (ECS) or in the flat OTRF shape.
+
+Winlogbeat writes ``{"@timestamp", "winlog": {"channel", "event_id",
+"event_data": {…}, "computer_name", "record_id"}, "event", "host", …}``
+(Elastic's Winlogbeat field reference). The OTRF Security-Datasets exports
+(nxlog → Logstash) are flat: ``EventID``, ``Channel``, ``Hostname``,
+``SourceName`` and the EventData fields at the top level. Zips of such files
+are read member by member.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from sekimori.model import EventBatch
+from sekimori.sources.base import ReadContext, ReadReport, Source
+from sekimori.sources.container import open_members
+from sekimori.sources.jsonrecords import decode_text, iter_objects
+from sekimori.sources.windows import (
+    NotWindowsEvent,
+    Record,
+    record_from_flat,
+    record_from_winlogbeat,
+    windows_batches,
+)
+
+_OBJECT = re.compile(rb"^\s*\[?\s*\{")
+MAX_TEXT = 2 << 30
+
+
+class WinlogbeatSource(Source):
+    """Winlogbeat/ECS NDJSON and OTRF flat JSON lines of Windows events."""
+
+    name: ClassVar[str] = "winlogbeat"
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        """JSON objects with a ``winlog`` object, or with ``EventID`` and ``Channel``."""
+        start = head.lstrip(b"\xef\xbb\xbf")
+        if not _OBJECT.match(start):
+            return False
+        first = start.split(b"\n", 1)[0]
+        if b'"winlog"' in first:
+            return True
+        return b'"EventID"' in first and (b'"Channel"' in first or b'"SourceName"' in first)
+
+    def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
+        """Every object as a ``windows`` event; other objects are counted as skipped."""
+        for member in open_members(path):
+            text = decode_text(member.stream.read(MAX_TEXT))
+            records: list[Record] = []
+            for line, doc in iter_objects(text, member.where, report):
+                where = f"{member.where}:{line}"
+                try:
+                    parse = record_from_winlogbeat if "winlog" in doc else record_from_flat
+                    records.append(parse(doc, where))
+                except NotWindowsEvent as exc:
+                    report.skip(where, str(exc))
+                if len(records) >= ctx.batch_size:
+                    yield from windows_batches(records, ctx, str(path), report)
+                    records = []
+            if records:
+                yield from windows_batches(records, ctx, str(path), report)

@@ -1,0 +1,183 @@
+"""Zeek's tab-separated ASCII logs, read block by block with polars.
+
+The format is Zeek's ASCII writer (``Log::WRITER_ASCII``): ``#separator``,
+``#set_separator``, ``#empty_field``, ``#unset_field``, ``#path``,
+``#fields`` and ``#types`` header lines, one record per line, ``#close`` at
+the end (missing when the log was cut short). Each block of lines is split
+and typed by vectorized expressions; a row with the wrong number of fields is
+counted with its line number and left out. Headers may repeat mid-file (logs
+concatenated with ``cat``); each section is read with its own header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import IO
+
+import polars as pl
+
+from sekimori.errors import SourceError
+from sekimori.sources.base import MAX_PROBLEMS, ReadReport
+from sekimori.sources.container import iter_line_chunks
+from sekimori.sources.frame import epoch_to_datetime
+from sekimori.sources.jsonrecords import LINE_COLUMN
+
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+_TEXT = "__text"
+
+
+@dataclass(frozen=True, slots=True)
+class ZeekHeader:
+    """The ``#`` lines of one section of a Zeek ASCII log."""
+
+    separator: str = "\t"
+    set_separator: str = ","
+    empty_field: str = "(empty)"
+    unset_field: str = "-"
+    path: str | None = None
+    fields: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    opened: str | None = None
+
+    def with_line(self, line: str) -> ZeekHeader:
+        """The header updated by one ``#`` line."""
+        if line.startswith("#separator"):
+            value = line[len("#separator") :].strip()
+            return replace(self, separator=_unescape(value) or "\t")
+        key, _, value = line[1:].partition(self.separator)
+        if key == "set_separator":
+            return replace(self, set_separator=_unescape(value))
+        if key == "empty_field":
+            return replace(self, empty_field=value)
+        if key == "unset_field":
+            return replace(self, unset_field=value)
+        if key == "path":
+            return replace(self, path=value or None)
+        if key == "fields":
+            return replace(self, fields=tuple(value.split(self.separator)), types=())
+        if key == "open":
+            return replace(self, opened=value or None)
+        if key == "types":
+            return replace(self, types=tuple(value.split(self.separator)))
+        return self
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m[1], 16)), value)
+
+
+def looks_like_tsv(head: bytes) -> bool:
+    """Zeek ASCII logs start with the ``#separator`` line (or at least ``#fields``)."""
+    start = head.lstrip(b"\xef\xbb\xbf")
+    return start.startswith(b"#separator") or (start.startswith(b"#") and b"\n#fields\t" in start)
+
+
+def read_tsv(
+    stream: IO[bytes],
+    where: str,
+    report: ReadReport,
+    chunk_size: int = 32 << 20,
+    prefix: bytes = b"",
+) -> Iterator[tuple[ZeekHeader, pl.DataFrame]]:
+    """Typed frames (raw Zeek field names plus ``__line``) with the header they follow.
+
+    ``prefix`` is what the caller already read from ``stream``.
+    """
+    header = ZeekHeader()
+    for first, chunk in iter_line_chunks(stream, chunk_size, prefix):
+        text = chunk.decode("utf-8", errors="replace").lstrip("\ufeff")
+        lines = (
+            pl.DataFrame({_TEXT: [text]})
+            .select(pl.col(_TEXT).str.strip_suffix("\n").str.split("\n"))
+            .explode(_TEXT)
+            .with_row_index(LINE_COLUMN, offset=first)
+            .with_columns(pl.col(LINE_COLUMN).cast(pl.Int64), pl.col(_TEXT).str.strip_suffix("\r"))
+        )
+        meta = lines.filter(pl.col(_TEXT).str.starts_with("#"))
+        if meta.height == 0:
+            yield from _section(header, lines, where, report)
+            continue
+        start = first
+        for number, line in meta.iter_rows():
+            body = lines.filter((pl.col(LINE_COLUMN) >= start) & (pl.col(LINE_COLUMN) < number))
+            yield from _section(header, body, where, report)
+            header = header.with_line(line)
+            start = number + 1
+        yield from _section(header, lines.filter(pl.col(LINE_COLUMN) >= start), where, report)
+
+
+def _section(
+    header: ZeekHeader, lines: pl.DataFrame, where: str, report: ReadReport
+) -> Iterator[tuple[ZeekHeader, pl.DataFrame]]:
+    lines = lines.filter(pl.col(_TEXT).str.len_bytes() > 0)
+    if lines.height == 0:
+        return
+    if not header.fields:
+        raise SourceError("Zeek log without a #fields header line", where=where)
+    width = len(header.fields)
+    counted = lines.with_columns(
+        (pl.col(_TEXT).str.count_matches(header.separator, literal=True) + 1).alias("__n")
+    )
+    bad = counted.filter(pl.col("__n") != width)
+    if bad.height:
+        skip_rows(report, where, bad, f"expected {width} fields")
+    good = counted.filter(pl.col("__n") == width)
+    if good.height == 0:
+        return
+    split = good.select(
+        pl.col(LINE_COLUMN),
+        pl.col(_TEXT)
+        .str.split_exact(header.separator, width - 1)
+        .struct.rename_fields(list(_unique(header.fields)))
+        .alias(_TEXT),
+    ).unnest(_TEXT)
+    yield header, split.with_columns(_typed(header))
+
+
+def skip_rows(report: ReadReport, where: str, bad: pl.DataFrame, why: str) -> None:
+    """Count the rows of ``bad`` as skipped, keeping the first few line numbers."""
+    shown = bad.head(MAX_PROBLEMS)
+    has_count = "__n" in bad.columns
+    for row in shown.iter_rows(named=True):
+        found = f", found {row['__n']}" if has_count else ""
+        report.skip(f"{where}:{row[LINE_COLUMN]}", f"{why}{found}")
+    report.skipped += bad.height - shown.height
+
+
+def _unique(names: tuple[str, ...]) -> Iterator[str]:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        out = name if name not in seen and name != LINE_COLUMN else f"{name}_{i}"
+        seen.add(out)
+        yield out
+
+
+def _typed(header: ZeekHeader) -> list[pl.Expr]:
+    """One expression per field turning its text into the dtype of its Zeek type."""
+    exprs = []
+    types = header.types or ("string",) * len(header.fields)
+    for name, zeek_type in zip(_unique(header.fields), types, strict=False):
+        raw = pl.col(name)
+        unset = raw == header.unset_field
+        kind = zeek_type.split("[", 1)[0]
+        value: pl.Expr
+        if kind == "time":
+            value = epoch_to_datetime(raw)
+        elif kind in ("interval", "double"):
+            value = raw.cast(pl.Float64, strict=False)
+        elif kind in ("count", "int", "port"):
+            value = raw.cast(pl.Int64, strict=False)
+        elif kind == "bool":
+            value = pl.when(raw == "T").then(True).when(raw == "F").then(False).otherwise(None)
+        elif kind in ("set", "vector", "table"):
+            value = (
+                pl.when(raw == header.empty_field)
+                .then(pl.lit([], dtype=pl.List(pl.String)))
+                .otherwise(raw.str.split(header.set_separator))
+            )
+        else:
+            value = pl.when(raw == header.empty_field).then(pl.lit("")).otherwise(raw)
+        exprs.append(pl.when(unset).then(None).otherwise(value).alias(name))
+    return exprs
