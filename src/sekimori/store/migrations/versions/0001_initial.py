@@ -41,14 +41,16 @@ def upgrade() -> None:
         sa.Column("finding_count", sa.Integer(), nullable=False),
         sa.Column("doc", _DOC, nullable=False),
         _ts("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_incidents"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
         sa.CheckConstraint(
-            "status IN ('new', 'in_progress', 'closed')", name="ck_incidents_status"
+            "status IN ('new', 'in_progress', 'closed')", name=op.f("ck_incidents_status")
         ),
     )
-    op.create_index("ix_incidents_tenant_host_name", "incidents", ["tenant", "host_name"])
-    op.create_index("ix_incidents_severity_rank_score", "incidents", ["severity_rank", "score"])
-    op.create_index("ix_incidents_last_seen", "incidents", ["last_seen"])
+    op.create_index(op.f("ix_incidents_tenant_host_name"), "incidents", ["tenant", "host_name"])
+    op.create_index(
+        op.f("ix_incidents_severity_rank_score"), "incidents", ["severity_rank", "score"]
+    )
+    op.create_index(op.f("ix_incidents_last_seen"), "incidents", ["last_seen"])
 
     op.create_table(
         "findings",
@@ -65,18 +67,18 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Text(), nullable=True),
         sa.Column("doc", _DOC, nullable=False),
         _ts("stored_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_findings"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_findings")),
         sa.ForeignKeyConstraint(
             ["incident_id"],
             ["incidents.id"],
-            name="fk_findings_incident_id_incidents",
+            name=op.f("fk_findings_incident_id_incidents"),
             ondelete="SET NULL",
         ),
     )
-    op.create_index("ix_findings_tenant_host_name", "findings", ["tenant", "host_name"])
-    op.create_index("ix_findings_timestamp", "findings", ["timestamp"])
-    op.create_index("ix_findings_severity", "findings", ["severity"])
-    op.create_index("ix_findings_incident_id", "findings", ["incident_id"])
+    op.create_index(op.f("ix_findings_tenant_host_name"), "findings", ["tenant", "host_name"])
+    op.create_index(op.f("ix_findings_timestamp"), "findings", ["timestamp"])
+    op.create_index(op.f("ix_findings_severity"), "findings", ["severity"])
+    op.create_index(op.f("ix_findings_incident_id"), "findings", ["incident_id"])
 
     op.create_table(
         "ingested_files",
@@ -90,10 +92,10 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("detail", _DOC, nullable=False),
         _ts("ingested_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_ingested_files"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ingested_files")),
     )
-    op.create_index("ix_ingested_files_run_id", "ingested_files", ["run_id"])
-    op.create_index("ix_ingested_files_ingested_at", "ingested_files", ["ingested_at"])
+    op.create_index(op.f("ix_ingested_files_run_id"), "ingested_files", ["run_id"])
+    op.create_index(op.f("ix_ingested_files_ingested_at"), "ingested_files", ["ingested_at"])
 
 
 def downgrade() -> None:
