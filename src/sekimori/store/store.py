@@ -200,8 +200,9 @@ class Store:
         rows: dict[str, dict[str, Any]] = {}
         for f in items:
             stage = f.kill_chain_stage
-            rows[f.id] = {
-                "id": f.id,
+            fid = f.id
+            rows[fid] = {
+                "id": fid,
                 "tenant": _column_text(f.tenant),
                 "host_name": _column_text(f.host_name),
                 "timestamp": f.timestamp,

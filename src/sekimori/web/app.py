@@ -93,7 +93,7 @@ def template_environment() -> jinja2.Environment:
 
 def find_htmx(start: Path | None = None) -> Path | None:
     """The folder of ``htmx.min.js`` installed by ``make`` from npm, when there is one."""
-    roots = [start] if start else [Path.cwd(), Path(__file__).resolve().parents[3]]
+    roots = [start] if start else [Path(__file__).resolve().parents[3], Path.cwd()]
     for root in roots:
         folder = root / HTMX_DIST
         if (folder / "htmx.min.js").is_file():
