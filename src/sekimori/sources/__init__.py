@@ -17,6 +17,7 @@ from sekimori.sources.base import HEAD_SIZE, ReadContext, ReadReport, Source
 from sekimori.sources.eml import EmlSource
 from sekimori.sources.evtx import EvtxSource
 from sekimori.sources.evtx_json import EvtxJsonSource
+from sekimori.sources.frame import empty_frame
 from sekimori.sources.suricata import SuricataSource
 from sekimori.sources.winlogbeat import WinlogbeatSource
 from sekimori.sources.zeek import ZeekSource
@@ -77,11 +78,17 @@ def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
     """Batches of one file; problems end up in the report, never as a traceback.
 
     A file no source recognizes, or one that breaks half-way, gives a report
-    with ``error`` set and the batches read before the break.
+    with ``error`` set and the batches read before the break. An empty (or
+    blank) file gives a report of source ``empty`` with no events and no error.
     """
     report = ReadReport(path=str(path), source="?")
     try:
-        source = sniff(path)
+        head = read_head(path)
+        if not head.strip():
+            report.source = "empty"
+            yield FileBatch(report, _empty(path))
+            return
+        source = sniff(path, head)
         if source is None:
             report.error = "not a recognized log, event or mail format"
             yield FileBatch(report, _empty(path))
@@ -107,9 +114,7 @@ def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
 
 
 def _empty(path: Path) -> EventBatch:
-    import polars as pl
-
-    return EventBatch(dataset="empty", frame=pl.DataFrame(), path=str(path))
+    return EventBatch(dataset="empty", frame=empty_frame(), path=str(path))
 
 
 __all__ = [

@@ -152,14 +152,14 @@ def _attr(node: Any, name: str) -> Any:
 def _data_items(data: Any) -> Iterator[tuple[str | None, Any]]:
     """EventData content as (name, value); unnamed ``<Data>`` items have name None."""
     if isinstance(data, Mapping):
+        name = _attr(data, "Name")
+        if name is not None:
+            yield str(name), data.get("#text", data.get("Value"))
+            return
         if "#text" in data:
             values = data["#text"]
             for v in values if isinstance(values, list) else [values]:
                 yield None, v
-            return
-        name = _attr(data, "Name")
-        if name is not None:
-            yield str(name), data.get("#text", data.get("Value"))
             return
         for key, value in data.items():
             if not key.startswith(("#", "@")):

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import io
+
+from sekimori.sources.base import ReadReport
+from sekimori.sources.jsonrecords import decode_text, iter_objects, ndjson_frames
+
+
+def _objects(text: str) -> tuple[list[tuple[int, dict[str, object]]], ReadReport]:
+    report = ReadReport(path="f", source="t")
+    return list(iter_objects(text, "f", report)), report
+
+
+def test_lines_array_and_concatenated() -> None:
+    found, report = _objects('{"a": 1}\n{"a": 2}\n')
+    assert found == [(1, {"a": 1}), (2, {"a": 2})] and report.skipped == 0
+    found, _ = _objects('[\n {"a": 1},\n {"a": 2}\n]\n')
+    assert [d for _, d in found] == [{"a": 1}, {"a": 2}]
+    found, _ = _objects('Record 1\n{\n  "a": 1\n}\nRecord 2\n{\n  "a": 2\n}\n')
+    assert found == [(2, {"a": 1}), (6, {"a": 2})]
+
+
+def test_bad_record_is_skipped_and_reading_resumes() -> None:
+    found, report = _objects('{"a": 1}\n{"a": \n{"a": 3}\n"text"\n')
+    assert [d for _, d in found] == [{"a": 1}, {"a": 3}]
+    assert report.skipped == 2
+    assert report.problems[0].startswith("f:2: malformed JSON")
+    assert report.problems[1].startswith("f:4: not a JSON object")
+
+
+def test_decode_text_boms() -> None:
+    assert decode_text(b"\xef\xbb\xbf{}") == "{}"
+    assert decode_text("{}".encode("utf-16")) == "{}"
+    assert decode_text(b"\xff{}") == "\ufffd{}"
+
+
+def test_ndjson_frames_fast_and_slow_paths() -> None:
+    report = ReadReport(path="f", source="t")
+    good = b'{"a": 1, "b": {"c": "x"}}\n{"a": 2, "b": {"c": "y"}}\n'
+    frames = list(ndjson_frames(io.BytesIO(good), "f", report))
+    assert frames[0]["__line"].to_list() == [1, 2] and report.skipped == 0
+    mixed = b'{"a": 1}\n\nnot json\n[1]\n{}\n{"a": 5}\n'
+    frames = list(ndjson_frames(io.BytesIO(mixed), "f", report))
+    assert frames[0]["a"].to_list() == [1, 5]
+    assert frames[0]["__line"].to_list() == [1, 6]
+    assert report.skipped == 3

@@ -1,0 +1,72 @@
+"""The registry and the per-file reading contract of ``sekimori.sources``."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+from pathlib import Path
+
+from sekimori.sources import SOURCES, ReadContext, iter_files, read_file, sniff
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_every_source_is_documented_and_tested() -> None:
+    assert set(SOURCES) == {"evtx", "zeek", "evtx_json", "winlogbeat", "suricata", "eml"}
+    for name, source_type in SOURCES.items():
+        assert source_type.name == name
+        assert inspect.getdoc(source_type), name
+        assert inspect.getdoc(source_type.sniff) and inspect.getdoc(source_type.read)
+        module = source_type.__module__.rsplit(".", 1)[-1]
+        assert (TESTS / f"test_{module}.py").exists(), module
+
+
+def test_one_report_per_file_and_bad_files_do_not_stop_the_run(tmp_path: Path, data: Path) -> None:
+    shutil.copy(data / "zeek" / "conn.log", tmp_path / "conn.log")
+    shutil.copy(data / "suricata" / "eve.json", tmp_path / "eve.json")
+    shutil.copy(data / "eml" / "iso2022jp_invoice.eml", tmp_path / "mail.eml")
+    (tmp_path / "garbage.bin").write_bytes(b"\x00\x01\x02 not a log")
+    (tmp_path / "broken.evtx").write_bytes(b"ElfFile\x00" + b"\xff" * 64)
+    (tmp_path / "bad.zip").write_bytes(
+        b"PK\x03\x04" + b'{"EventID": 1, "Channel": "x"}' + b"\x00" * 10
+    )
+    (tmp_path / "empty.log").write_bytes(b"")
+    (tmp_path / ".hidden").write_bytes(b"#separator \\x09\n")
+    files = list(iter_files([tmp_path]))
+    assert [f.name for f in files] == [
+        "bad.zip",
+        "broken.evtx",
+        "conn.log",
+        "empty.log",
+        "eve.json",
+        "garbage.bin",
+        "mail.eml",
+    ]
+    reports = {}
+    events = {}
+    for path in files:
+        seen = set()
+        for item in read_file(path, ReadContext()):
+            seen.add(id(item.report))
+            events[path.name] = events.get(path.name, 0) + len(item.batch)
+            reports[path.name] = item.report
+        assert len(seen) == 1, path
+    assert events["conn.log"] == 3 and reports["conn.log"].skipped == 1
+    assert events["eve.json"] == 6
+    assert events["mail.eml"] == 1
+    assert reports["garbage.bin"].error == "not a recognized log, event or mail format"
+    assert reports["empty.log"].error is None and events["empty.log"] == 0
+    assert reports["empty.log"].source == "empty"
+    for name in ("broken.evtx", "bad.zip"):
+        report = reports[name]
+        assert events[name] == 0
+        assert report.error is not None or report.skipped, name
+        if report.error:
+            assert "\n" not in report.error and "Traceback" not in report.error
+
+
+def test_sniff_order_prefers_content(tmp_path: Path, data: Path) -> None:
+    mislabeled = tmp_path / "looks_like.eml"
+    shutil.copy(data / "zeek" / "conn.log", mislabeled)
+    source = sniff(mislabeled)
+    assert source is not None and source.name == "zeek"

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sekimori.sources import sniff
+from tests.conftest import shared_path
+from tests.sources.conftest import read_all
+
+
+def test_eve_sample(data: Path) -> None:
+    report, frame, datasets = read_all(data / "suricata" / "eve.json")
+    assert report.source == "suricata" and set(datasets) == {"suricata.eve"}
+    assert frame.height == 6
+    assert report.skipped == 1 and "eve.json:5: malformed JSON" in report.problems[0]
+    alert = frame.filter(pl.col("event.kind") == "alert").row(0, named=True)
+    assert alert["rule.id"] == "2030000"
+    assert alert["rule.name"].startswith("ET MALWARE")
+    assert alert["event.id"] == "1234567890123456"
+    assert alert["host.name"] == "10.0.0.21"
+    assert alert["source.ip"] == "10.0.0.21" and alert["destination.port"] == 8080
+    assert alert["network.transport"] == "tcp" and alert["network.protocol"] == "http"
+    assert alert["url.domain"] == "c2.example.com"
+    assert alert["suricata.eve.alert.metadata.tag"] == ["Emotet"]
+    assert alert["observer.name"] == "sensor-1"
+    # +0200 offset converted to UTC
+    assert alert["@timestamp"].isoformat() == "2024-05-13T09:00:00.123456+00:00"
+    kinds = dict(zip(frame["suricata.eve.event_type"], frame["event.kind"], strict=True))
+    assert kinds == {
+        "alert": "alert",
+        "dns": "event",
+        "tls": "event",
+        "fileinfo": "event",
+        "smtp": "event",
+        "flow": "event",
+    }
+    rows = {r["suricata.eve.event_type"]: r for r in frame.iter_rows(named=True)}
+    assert rows["dns"]["dns.question.name"] == "c2.example.com"
+    assert rows["tls"]["tls.server.name"] == "update.example.net"
+    assert rows["tls"]["tls.client.ja3"] == "72a589da586844d7f0818ce684948eea"
+    assert rows["fileinfo"]["file.hash.md5"] == "0123456789abcdef0123456789abcdef"
+    assert rows["smtp"]["email.subject"] == "RE: invoice"
+    assert rows["flow"]["suricata.eve.flow.bytes_toclient"] == 18704
+
+
+def test_sniff_is_by_content(tmp_path: Path, data: Path) -> None:
+    other = tmp_path / "events"
+    other.write_bytes((data / "suricata" / "eve.json").read_bytes())
+    source = sniff(other)
+    assert source is not None and source.name == "suricata"
+
+
+def test_slips_eve_file() -> None:
+    report, frame, _ = read_all(
+        shared_path("zeek", "slips", "dataset", "test6-malicious.suricata.json")
+    )
+    assert report.error is None and report.skipped == 0
+    assert frame.height == 5000
+    assert (frame["event.kind"] == "alert").sum() == 745
+    assert frame.filter(pl.col("event.kind") == "alert")["rule.id"].null_count() == 0

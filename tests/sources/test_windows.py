@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import polars as pl
+
+from sekimori.sources.windows import (
+    ECS_FROM_EVENT_DATA,
+    SIGMA_TO_ECS,
+    add_ecs,
+    record_from_event_json,
+    record_from_flat,
+    text,
+)
+
+
+def test_sigma_to_ecs_reads_the_mapping_back() -> None:
+    assert SIGMA_TO_ECS["Image"] == "process.executable"
+    assert SIGMA_TO_ECS["CommandLine"] == "process.command_line"
+    assert SIGMA_TO_ECS["ParentImage"] == "process.parent.executable"
+    assert SIGMA_TO_ECS["TargetFilename"] == "file.path"
+    assert SIGMA_TO_ECS["TargetObject"] == "registry.path"
+    assert SIGMA_TO_ECS["QueryName"] == "dns.question.name"
+    assert SIGMA_TO_ECS["DestinationHostname"] == "destination.domain"
+    assert SIGMA_TO_ECS["EventID"] == "event.code"
+    for ecs, fields in ECS_FROM_EVENT_DATA.items():
+        for name in fields:
+            assert name in SIGMA_TO_ECS
+        assert SIGMA_TO_ECS[fields[0]] == ecs
+
+
+def test_text_of_values() -> None:
+    assert text(None) is None
+    assert text(True) == "true"
+    assert text(4104) == "4104"
+    assert text({"#text": 800, "#attributes": {"Qualifiers": 0}}) == "800"
+    assert text(["a", "b"]) == "a\nb"
+    assert text({"x": 1}) == '{"x": 1}'
+
+
+def test_blank_placeholders_do_not_hide_later_fields() -> None:
+    frame = pl.DataFrame(
+        {
+            "winlog.computer_name": ["WS-1"],
+            "winlog.record_id": ["7"],
+            "winlog.event_data.TargetUserName": ["-"],
+            "winlog.event_data.SubjectUserName": ["alice"],
+            "winlog.event_data.NewProcessId": ["0x1a4"],
+            "winlog.event_data.NewProcessName": ["C:\\Windows\\System32\\cmd.exe"],
+        }
+    )
+    row = add_ecs(frame).row(0, named=True)
+    assert row["user.name"] == "alice"
+    assert row["process.pid"] == 0x1A4
+    assert row["process.name"] == "cmd.exe"
+    assert row["host.name"] == "WS-1" and row["event.id"] == "7"
+
+
+def test_event_json_without_system_is_rejected() -> None:
+    try:
+        record_from_event_json({"Event": {"EventData": {}}}, "x:1")
+    except ValueError as exc:
+        assert "System" in str(exc)
+    else:
+        raise AssertionError("expected NotWindowsEvent")
+
+
+def test_flat_keeps_sysmon_event_type_but_not_nxlog_severity() -> None:
+    info = record_from_flat({"EventID": 1, "EventType": "INFO", "Image": "a.exe"}, "f:1")
+    assert "winlog.event_data.EventType" not in info
+    assert info["winlog.event_data.Image"] == "a.exe"
+    reg = record_from_flat({"EventID": 13, "EventType": "SetValue"}, "f:2")
+    assert reg["winlog.event_data.EventType"] == "SetValue"

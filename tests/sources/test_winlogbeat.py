@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import shared_path
+from tests.sources.conftest import read_all
+
+ENC = "VwByAGkAdABlAC0ATwB1AHQAcAB1AHQAIAAnAGQAZQB0AGUAYwB0AG8AcgAtAHQAZQBzAHQAJwA="
+
+
+def test_winlogbeat_ndjson(data: Path) -> None:
+    report, frame, datasets = read_all(data / "winlogbeat" / "winlogbeat.ndjson")
+    assert report.source == "winlogbeat" and datasets == ["windows"]
+    assert frame.height == 2 and report.skipped == 2
+    assert "winlogbeat.ndjson:2: malformed JSON" in report.problems[0]
+    assert "winlogbeat.ndjson:4" in report.problems[1]
+    rows = {r["event.code"]: r for r in frame.iter_rows(named=True)}
+    proc = rows["1"]
+    assert proc["host.name"] == "WS-021.corp.example"  # the event's Computer, not the shipper
+    assert proc["host.ip"] == "10.0.0.21"
+    assert proc["event.id"] == "4101" == proc["winlog.record_id"]
+    assert proc["winlog.event_data.CommandLine"].endswith(ENC)
+    assert proc["process.command_line"] == proc["winlog.event_data.CommandLine"]
+    assert proc["process.parent.executable"].endswith("WINWORD.EXE")
+    assert proc["process.pid"] == 5012
+    assert proc["hash.sha256"] == "0123456789abcdef" * 4
+    assert proc["winlog.process.pid"] == "2140"
+    assert proc["agent.type"] == "winlogbeat"
+    fail = rows["4625"]
+    assert fail["user.name"] == "administrator" and fail["source.ip"] == "10.0.0.21"
+    assert fail["process.pid"] == 0x2C4
+    assert fail["event.outcome"] == "failure"
+
+
+def test_otrf_flat_lines(data: Path) -> None:
+    report, frame, _ = read_all(data / "winlogbeat" / "otrf.json")
+    assert report.source == "winlogbeat" and report.skipped == 0 and frame.height == 2
+    proc, reg = frame.sort("@timestamp").iter_rows(named=True)
+    assert proc["event.code"] == "1" and proc["host.name"] == "WORKSTATION5"
+    assert proc["winlog.provider_name"] == "Microsoft-Windows-Sysmon"
+    assert proc["process.command_line"] == "cmd.exe /c Write-Output detector-test"
+    assert proc["event.id"] == "98765"
+    assert "winlog.event_data.EventType" not in proc or proc["winlog.event_data.EventType"] is None
+    assert proc["message"].startswith("Process Create")
+    assert reg["winlog.event_data.EventType"] == "SetValue"
+    assert reg["registry.path"].endswith("\\Run\\Updater")
+    assert reg["event.id"].endswith("otrf.json:2")  # no record number: file and line
+
+
+def test_otrf_zip_members() -> None:
+    path = shared_path("json", "otrf", "atomic_windows_execution", "psh_python_webserver.zip")
+    report, frame, _ = read_all(path)
+    assert report.source == "winlogbeat" and report.error is None and report.skipped == 0
+    assert frame.height == 2395
+    assert set(frame["host.name"].unique()) == {"WORKSTATION5"}
+    assert "1102" in frame["event.code"].to_list()
