@@ -1,0 +1,1 @@
+"""Sigma engine: rules parsed by pySigma, evaluated vectorized on polars event batches."""

@@ -1,0 +1,218 @@
+"""A parsed Sigma rule (pySigma objects) compiled once into polars expressions.
+
+Each named detection (``selection``, ``filter_main_*`` …) becomes one boolean
+expression over the canonical field columns; the condition, read from
+pySigma's parse tree before post-processing (so that identifiers and
+``1 of selection_*`` selectors are still visible), combines those. The rule
+expression is what the engine evaluates on every row; the per-selection
+expressions are evaluated again only on the matched rows, to say which
+selections matched and which fields they read (the finding's evidence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+from sigma.conditions import (
+    ConditionAND,
+    ConditionIdentifier,
+    ConditionItem,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.rule.detection import SigmaDetections
+from sigma.types import SigmaNull, SigmaType
+
+from sekimori.detect.sigma.logsource import Variant, variants_for
+from sekimori.detect.sigma.values import Needs, ValueCompiler
+from sekimori.errors import RuleError
+from sekimori.model import Severity
+
+_TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
+_OTHER_ATTACK_IDS = re.compile(r"^[gsm]\d{4}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """One named detection of a rule: its expression and the Sigma fields it reads."""
+
+    name: str
+    expr: pl.Expr
+    needs: Needs
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The Sigma fields this selection reads, sorted."""
+        return tuple(sorted(self.needs.raw))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMeta:
+    """What a finding says about the rule that produced it."""
+
+    rule_id: str
+    title: str
+    name: str | None
+    severity: Severity
+    ruleset: str
+    tactics: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = ()
+    description: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A Sigma detection rule ready for the engine.
+
+    ``expr`` is true on the rows the rule matches (within its log source,
+    which ``variants`` describes); ``needs`` lists the canonical columns it
+    reads. ``output`` is false for rules only used by a correlation rule
+    (``generate: false``).
+    """
+
+    key: str
+    meta: RuleMeta
+    variants: tuple[Variant, ...]
+    expr: pl.Expr
+    selections: tuple[Selection, ...]
+    needs: Needs = field(default_factory=Needs)
+    output: bool = True
+
+
+def attack_tags(tags: Sequence[object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """ATT&CK tactics (``execution``) and technique ids (``T1059.001``) from Sigma tags."""
+    tactics: list[str] = []
+    techniques: list[str] = []
+    for tag in tags:
+        namespace = getattr(tag, "namespace", "")
+        name = str(getattr(tag, "name", "")).lower()
+        if namespace != "attack" or not name:
+            continue
+        if _TECHNIQUE.match(name):
+            techniques.append(name.upper())
+        elif not _OTHER_ATTACK_IDS.match(name):
+            tactics.append(name.replace("_", "-"))
+    return tuple(dict.fromkeys(tactics)), tuple(dict.fromkeys(techniques))
+
+
+def rule_meta(rule: SigmaRule | object, ruleset: str) -> RuleMeta:
+    """Identity, level and ATT&CK mapping of a parsed rule (detection or correlation)."""
+    rule_id = getattr(rule, "id", None)
+    title = str(getattr(rule, "title", "") or "")
+    source = getattr(rule, "source", None)
+    path = str(source.path) if source is not None and source.path is not None else None
+    level = getattr(rule, "level", None)
+    tactics, techniques = attack_tags(getattr(rule, "tags", []) or [])
+    return RuleMeta(
+        rule_id=str(rule_id) if rule_id is not None else (path or title),
+        title=title,
+        name=getattr(rule, "name", None),
+        severity=Severity.parse(str(level) if level is not None else None),
+        ruleset=ruleset,
+        tactics=tactics,
+        techniques=techniques,
+        description=getattr(rule, "description", None),
+        path=path,
+    )
+
+
+class RuleCompiler:
+    """Compiles pySigma ``SigmaRule`` objects; ``RuleError`` says why one cannot be."""
+
+    def __init__(self, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.values = ValueCompiler(placeholders)
+
+    def compile(self, rule: SigmaRule, key: str, ruleset: str) -> CompiledRule:
+        """The compiled form of ``rule``; ``key`` names its result column."""
+        meta = rule_meta(rule, ruleset)
+        where = meta.rule_id
+        try:
+            logsource = rule.logsource
+            variants = variants_for(logsource.product, logsource.service, logsource.category)
+            selections = self._selections(rule.detection)
+            expr = self._conditions(rule.detection, {s.name: s.expr for s in selections})
+        except RuleError as exc:
+            raise RuleError(exc.message, where=where) from exc
+        except SigmaError as exc:
+            raise RuleError(f"pySigma: {exc}", where=where) from exc
+        needs = Needs()
+        for sel in selections:
+            needs.update(sel.needs)
+        return CompiledRule(
+            key=key, meta=meta, variants=variants, expr=expr, selections=selections, needs=needs
+        )
+
+    def _selections(self, detections: SigmaDetections) -> tuple[Selection, ...]:
+        out = []
+        for name, detection in detections.detections.items():
+            needs = Needs()
+            expr = self._detection(detection, needs)
+            out.append(Selection(name=name, expr=expr, needs=needs))
+        return tuple(out)
+
+    def _detection(self, detection: SigmaDetection, needs: Needs) -> pl.Expr:
+        parts: list[pl.Expr] = []
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                parts.append(self._detection(item, needs))
+            else:
+                parts.append(self._item(item, needs))
+        if detection.item_linking is ConditionOR:
+            return _fold(parts, "or")
+        return _fold(parts, "and")
+
+    def _item(self, item: SigmaDetectionItem, needs: Needs) -> pl.Expr:
+        values: list[SigmaType] = list(item.value) or [SigmaNull()]
+        all_of = item.value_linking is ConditionAND
+        if item.field is None:
+            expr = self.values.keyword_values(values, all_of, needs)
+        else:
+            expr = self.values.field_values(item.field, values, all_of, needs)
+        return ~expr if item.negated else expr
+
+    def _conditions(
+        self, detections: SigmaDetections, selections: Mapping[str, pl.Expr]
+    ) -> pl.Expr:
+        exprs = []
+        for condition in detections.parsed_condition:
+            tree = condition.parse(postprocess=False)
+            exprs.append(self._condition(tree, detections, selections))
+        return _fold(exprs, "or")
+
+    def _condition(
+        self, node: object, detections: SigmaDetections, selections: Mapping[str, pl.Expr]
+    ) -> pl.Expr:
+        if isinstance(node, ConditionIdentifier):
+            if node.identifier not in selections:
+                raise RuleError(f"condition names undefined detection '{node.identifier}'")
+            return selections[node.identifier]
+        if isinstance(node, ConditionSelector):
+            names = [ident.identifier for ident in node.resolve_referenced_detections(detections)]
+            if not names:
+                raise RuleError(f"selector '{node.args[0]} of {node.pattern}' matches no detection")
+            mode = "and" if node.cond_class is ConditionAND else "or"
+            return _fold([selections[n] for n in names], mode)
+        if isinstance(node, ConditionNOT):
+            return ~self._condition(node.args[0], detections, selections)
+        if isinstance(node, ConditionAND | ConditionOR):
+            mode = "and" if isinstance(node, ConditionAND) else "or"
+            return _fold([self._condition(a, detections, selections) for a in node.args], mode)
+        if isinstance(node, ConditionItem):
+            raise RuleError(f"condition element {type(node).__name__} is not supported")
+        raise RuleError(f"condition element {node!r} is not supported")
+
+
+def _fold(exprs: Sequence[pl.Expr], mode: str) -> pl.Expr:
+    if not exprs:
+        return pl.lit(mode == "and")
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = (out & e) if mode == "and" else (out | e)
+    return out

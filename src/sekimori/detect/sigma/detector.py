@@ -1,0 +1,252 @@
+"""``SigmaDetector``: Sigma rules (SigmaHQ folders and our pack) as a Sekimori detector.
+
+In: batches of the ``windows`` dataset (EVTX, evtx JSON, Winlogbeat); out:
+one ``Finding`` per matched event and rule, whose evidence holds the fields
+the matching selections read, verbatim, and the selections' names; and at
+the end of the run, one finding per correlation window. URLs, IPs and
+domains in command lines and script blocks (decoded when encoded) become
+the finding's observables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sekimori.detect.base import Detector
+from sekimori.detect.powershell import analyze, extract_observables
+from sekimori.detect.sigma.compiler import CompiledRule, RuleMeta
+from sekimori.detect.sigma.correlation import (
+    CorrelationHit,
+    CorrelationState,
+    Occurrence,
+    evaluate_correlation,
+)
+from sekimori.detect.sigma.engine import Match, evaluate, group_rules
+from sekimori.detect.sigma.fields import column_name
+from sekimori.detect.sigma.loader import LoadReport, RuleSet, bundled_rules_dir, load_rules
+from sekimori.model import (
+    DEFAULT_TENANT,
+    EVENT_ID,
+    HOST_NAME,
+    LOG_FILE_PATH,
+    TENANT,
+    TIMESTAMP,
+    EventBatch,
+    Finding,
+    Observable,
+)
+
+log = logging.getLogger(__name__)
+
+# Event fields whose text may carry commands, scripts or addresses.
+_TEXT_FIELDS = (
+    "CommandLine",
+    "ParentCommandLine",
+    "ScriptBlockText",
+    "Payload",
+    "ContextInfo",
+    "Data",
+    "ImagePath",
+    "ServiceFileName",
+    "Details",
+)
+_DOMAIN_FIELDS = ("QueryName", "DestinationHostname")
+_IP_FIELDS = ("DestinationIp", "SourceIp", "IpAddress")
+_USER_COLUMNS = (
+    "user.name",
+    "winlog.event_data.User",
+    "winlog.event_data.TargetUserName",
+    "winlog.event_data.SubjectUserName",
+)
+_SOURCE_IP_COLUMNS = ("source.ip", "winlog.event_data.IpAddress", "winlog.event_data.SourceIp")
+_DEST_IP_COLUMNS = ("destination.ip", "winlog.event_data.DestinationIp")
+_NO_ADDRESS = frozenset({"-", "", "::1", "127.0.0.1"})
+
+
+def _first(
+    row: Mapping[str, Any], columns: Sequence[str], skip: frozenset[str] = frozenset()
+) -> str | None:
+    for col in columns:
+        value = row.get(col)
+        if value is not None and str(value) not in skip:
+            return str(value)
+    return None
+
+
+def _timestamp(row: Mapping[str, Any]) -> datetime:
+    value = row.get(TIMESTAMP)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(0, UTC)
+
+
+def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
+    texts: list[str] = []
+    for fname in _TEXT_FIELDS:
+        for col in (column_name(fname), f"winlog.event_data.{fname}"):
+            value = row.get(col)
+            if isinstance(value, str) and value:
+                texts.append(value)
+                break
+    found: dict[Observable, None] = {}
+    for text in texts:
+        for obs in analyze(text).observables:
+            found.setdefault(obs)
+    for fname in _DOMAIN_FIELDS:
+        value = row.get(f"winlog.event_data.{fname}")
+        if isinstance(value, str) and value and "." in value:
+            found.setdefault(Observable("domain", value.lower().rstrip(".")))
+    for fname in _IP_FIELDS:
+        value = row.get(f"winlog.event_data.{fname}")
+        if isinstance(value, str) and value not in _NO_ADDRESS:
+            for obs in extract_observables([value]):
+                found.setdefault(obs)
+    return tuple(found)
+
+
+def _finding(
+    meta: RuleMeta, row: Mapping[str, Any], evidence: Mapping[str, Any], dataset: str
+) -> Finding:
+    return Finding(
+        timestamp=_timestamp(row),
+        host_name=str(row.get(HOST_NAME) or row.get("winlog.computer_name") or "unknown"),
+        tenant=str(row.get(TENANT) or DEFAULT_TENANT),
+        rule_id=meta.rule_id,
+        rule_name=meta.title,
+        ruleset=meta.ruleset,
+        severity=meta.severity,
+        description=meta.description,
+        tactics=meta.tactics,
+        techniques=meta.techniques,
+        user_name=_first(row, _USER_COLUMNS, frozenset({"-", ""})),
+        source_ip=_first(row, _SOURCE_IP_COLUMNS, _NO_ADDRESS),
+        destination_ip=_first(row, _DEST_IP_COLUMNS, _NO_ADDRESS),
+        observables=_observables(row),
+        evidence=evidence,
+        log_file_path=str(row[LOG_FILE_PATH]) if row.get(LOG_FILE_PATH) else None,
+        event_id=str(row[EVENT_ID]) if row.get(EVENT_ID) is not None else None,
+        dataset=dataset,
+    )
+
+
+class SigmaDetector(Detector):
+    """Sigma rules on Windows event batches.
+
+    Built from rule folders (``--rules DIR``, repeatable) plus the bundled
+    Emotet pack unless ``use_default_rules`` is false. ``load_report`` says how
+    many rules loaded and which were rejected and why. ``placeholders`` gives
+    values for ``%name%`` placeholders of the ``expand`` modifier.
+    """
+
+    name: ClassVar[str] = "sigma"
+    datasets: ClassVar[frozenset[str] | None] = frozenset({"windows"})
+
+    def __init__(
+        self,
+        rule_dirs: list[Path],
+        use_default_rules: bool = True,
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        bundled = bundled_rules_dir() if use_default_rules else None
+        self.ruleset: RuleSet = load_rules(rule_dirs, bundled=bundled, placeholders=placeholders)
+        self.load_report: LoadReport = self.ruleset.report
+        self.groups = group_rules(self.ruleset.rules)
+        self._correlations_of: dict[str, list[int]] = {}
+        for index, corr in enumerate(self.ruleset.correlations):
+            for key in corr.refs:
+                self._correlations_of.setdefault(key, []).append(index)
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        """The compiled detection rules."""
+        return self.ruleset.rules
+
+    def new_state(self) -> CorrelationState:
+        """Matches kept for the correlation rules, empty."""
+        return CorrelationState()
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        """One finding per matched event and rule; correlation inputs go to ``state``."""
+        if not self.wants(batch.dataset) or batch.frame.height == 0:
+            return []
+        findings: list[Finding] = []
+        for match in evaluate(batch.frame, self.groups):
+            if match.rule.output:
+                findings.extend(self._match_findings(match, batch.dataset))
+            if isinstance(state, CorrelationState):
+                for index in self._correlations_of.get(match.rule.key, ()):
+                    state.add(index, self._occurrences(index, match))
+        return findings
+
+    def finish(self, state: Any) -> list[Finding]:
+        """One finding per correlation window that holds."""
+        if not isinstance(state, CorrelationState):
+            return []
+        findings: list[Finding] = []
+        for index, occurrences in sorted(state.occurrences.items()):
+            corr = self.ruleset.correlations[index]
+            for hit in evaluate_correlation(corr, occurrences):
+                findings.append(self._hit_finding(hit))
+        state.occurrences.clear()
+        return findings
+
+    def _match_findings(self, match: Match, dataset: str) -> list[Finding]:
+        out = []
+        for i, row in enumerate(match.rows.iter_rows(named=True)):
+            out.append(_finding(match.rule.meta, row, match.evidence(i), dataset))
+        return out
+
+    def _occurrences(self, index: int, match: Match) -> list[Occurrence]:
+        corr = self.ruleset.correlations[index]
+        key = match.rule.key
+        ref = corr.refs[key]
+        group_cols = [column_name(f) for f in corr.group_fields.get(key, ())]
+        value_field = corr.value_fields.get(key)
+        wanted = {TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, LOG_FILE_PATH, *group_cols}
+        if value_field:
+            wanted.add(column_name(value_field))
+        rows = match.rows.select([c for c in match.rows.columns if c in wanted])
+        out = []
+        for row in rows.iter_rows(named=True):
+            out.append(
+                Occurrence(
+                    timestamp=_timestamp(row),
+                    ref=ref,
+                    group=tuple(_lower(row.get(c)) for c in group_cols),
+                    value=_lower(row.get(column_name(value_field))) if value_field else None,
+                    tenant=str(row.get(TENANT) or DEFAULT_TENANT),
+                    host=str(row.get(HOST_NAME) or "unknown"),
+                    event_id=str(row[EVENT_ID]) if row.get(EVENT_ID) is not None else None,
+                    log_file_path=str(row[LOG_FILE_PATH]) if row.get(LOG_FILE_PATH) else None,
+                )
+            )
+        return out
+
+    def _hit_finding(self, hit: CorrelationHit) -> Finding:
+        corr = hit.correlation
+        last = hit.occurrences[-1]
+        row = {
+            TIMESTAMP: last.timestamp,
+            HOST_NAME: last.host,
+            TENANT: last.tenant,
+            EVENT_ID: last.event_id,
+            LOG_FILE_PATH: last.log_file_path,
+        }
+        evidence = hit.evidence()
+        group = evidence.get("group_by")
+        if isinstance(group, dict):
+            for name in ("IpAddress", "SourceIp", "source.ip"):
+                if group.get(name):
+                    row["source.ip"] = group[name]
+        return _finding(corr.meta, row, evidence, "windows")
+
+
+def _lower(value: object) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+__all__ = ["LoadReport", "SigmaDetector"]

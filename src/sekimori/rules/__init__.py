@@ -1,0 +1,1 @@
+"""Sekimori's own Sigma rules for the Emotet chain (package data, one rule per ``*.yml``)."""
