@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+
+import pytest
 
 from sekimori.sources.base import ReadReport
-from sekimori.sources.jsonrecords import decode_text, iter_objects, ndjson_frames
+from sekimori.sources.jsonrecords import (
+    decode_text,
+    iter_objects,
+    iter_stream_objects,
+    ndjson_frames,
+)
 
 
 def _objects(text: str) -> tuple[list[tuple[int, dict[str, object]]], ReadReport]:
@@ -44,3 +52,20 @@ def test_ndjson_frames_fast_and_slow_paths() -> None:
     assert frames[0]["a"].to_list() == [1, 5]
     assert frames[0]["__line"].to_list() == [1, 6]
     assert report.skipped == 3
+
+
+@pytest.mark.parametrize("name", ["sysmon_pretty.json", "mixed.jsonl", "array.json"])
+@pytest.mark.parametrize("chunk_size", [1, 17, 64, 1000, 1 << 20])
+def test_stream_blocks_give_the_same_records(data: Path, name: str, chunk_size: int) -> None:
+    raw = (data / "evtx_json" / name).read_bytes()
+    whole, whole_report = _objects(raw.decode())
+    report = ReadReport(path="f", source="t")
+    streamed = list(iter_stream_objects(io.BytesIO(raw), "f", report, chunk_size=chunk_size))
+    assert streamed == whole
+    assert report.problems == whole_report.problems
+
+
+def test_stream_utf16() -> None:
+    raw = '{"a": 1}\n{"a": 2}\n'.encode("utf-16")
+    report = ReadReport(path="f", source="t")
+    assert [d for _, d in iter_stream_objects(io.BytesIO(raw), "f", report)] == [{"a": 1}, {"a": 2}]

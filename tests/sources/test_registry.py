@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import tempfile
 from pathlib import Path
 
-from sekimori.sources import SOURCES, ReadContext, iter_files, read_file, sniff
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sekimori.errors import SourceError
+from sekimori.sources import SOURCES, ReadContext, ReadReport, iter_files, read_file, sniff
 
 TESTS = Path(__file__).resolve().parent
 
@@ -70,3 +75,31 @@ def test_sniff_order_prefers_content(tmp_path: Path, data: Path) -> None:
     shutil.copy(data / "zeek" / "conn.log", mislabeled)
     source = sniff(mislabeled)
     assert source is not None and source.name == "zeek"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(SOURCES)),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"ElfFile\x00",
+            b'{"Event": {"System": {"EventID": 1}}}\n',
+            b'{"winlog": {"event_id": 1}}\n',
+            b'{"timestamp": "2024-01-01T00:00:00Z", "event_type": "alert"}\n',
+            b"From: a@example.com\nTo: b@example.com\nSubject: x\n\n",
+            b"From a@example.com Mon May 13 09:01:40 2024\n",
+        ]
+    ),
+    body=st.binary(max_size=400),
+)
+def test_sources_raise_only_source_errors(name: str, prefix: bytes, body: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "input"
+        path.write_bytes(prefix + body)
+        report = ReadReport(path=str(path), source=name)
+        try:
+            for batch in SOURCES[name]().read(path, ReadContext(batch_size=5), report):
+                assert batch.frame.height <= 5
+        except SourceError as exc:
+            assert "\n" not in str(exc)

@@ -16,7 +16,7 @@ from typing import ClassVar
 from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import open_members
-from sekimori.sources.jsonrecords import decode_text, iter_objects
+from sekimori.sources.jsonrecords import iter_stream_objects
 from sekimori.sources.windows import (
     NotWindowsEvent,
     Record,
@@ -25,8 +25,6 @@ from sekimori.sources.windows import (
 )
 
 _SHAPE = re.compile(rb'^\s*(?:Record \d+\s*)?[\[{]\s*(?:\{\s*)?"Event"\s*:\s*\{')
-# A file can hold many events; read it in slices of this many characters' worth.
-MAX_TEXT = 2 << 30
 
 
 class EvtxJsonSource(Source):
@@ -42,9 +40,8 @@ class EvtxJsonSource(Source):
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every event object as a ``windows`` event; malformed ones are counted."""
         for member in open_members(path):
-            text = decode_text(member.stream.read(MAX_TEXT))
             records: list[Record] = []
-            for line, doc in iter_objects(text, member.where, report):
+            for line, doc in iter_stream_objects(member.stream, member.where, report):
                 where = f"{member.where}:{line}"
                 try:
                     records.append(record_from_event_json(doc, where))

@@ -35,37 +35,88 @@ def iter_objects(text: str, where: str, report: ReadReport) -> Iterator[tuple[in
     A record that does not parse, or that is not an object, is counted in
     ``report`` as ``where:line`` and skipped.
     """
-    decoder = json.JSONDecoder()
-    pos = 0
+    scan = _Scan(text, where, report, line=1, final=True)
+    yield from scan.objects()
+
+
+def iter_stream_objects(
+    stream: IO[bytes], where: str, report: ReadReport, chunk_size: int = 32 << 20
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``iter_objects`` over a stream read in blocks, so that large files stay small in memory.
+
+    An object cut by a block boundary is carried over to the next block (up to
+    ``MAX_RECORD`` characters; a longer one is counted as malformed).
+    """
+    first = stream.read(4)
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        yield from iter_objects(decode_text(first + stream.read()), where, report)
+        return
+    carry = ""
     line = 1
-    end = len(text)
-    while True:
-        gap = _GAP.match(text, pos)
-        if gap is not None:
-            line += text.count("\n", pos, gap.end())
-            pos = gap.end()
-        if pos >= end:
-            return
-        label = _RECORD_LABEL.match(text, pos)
-        if label is not None:
-            pos = label.end()
-            continue
-        try:
-            value, stop = decoder.raw_decode(text, pos)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-            report.skip(f"{where}:{line}", f"malformed JSON: {why}")
-            resume = _NEXT_OBJECT.search(text, pos + 1)
-            stop = end if resume is None else resume.start() + 1
-            line += text.count("\n", pos, stop)
-            pos = stop
-            continue
-        if isinstance(value, dict):
-            yield line, value
-        else:
-            report.skip(f"{where}:{line}", f"not a JSON object but {type(value).__name__}")
-        line += text.count("\n", pos, stop)
-        pos = stop
+    for _, chunk in iter_line_chunks(stream, chunk_size, prefix=first):
+        text = carry + chunk.decode("utf-8", errors="replace")
+        if line == 1:
+            text = text.removeprefix("\ufeff")
+        scan = _Scan(text, where, report, line=line, final=False)
+        yield from scan.objects()
+        carry = text[scan.pos :]
+        line = scan.line
+    if carry.strip():
+        yield from _Scan(carry, where, report, line=line, final=True).objects()
+
+
+# The longest record carried from one block to the next.
+MAX_RECORD = 256 << 20
+
+
+class _Scan:
+    """One pass over a text of JSON records; ``pos``/``line`` say where it stopped."""
+
+    def __init__(self, text: str, where: str, report: ReadReport, line: int, final: bool) -> None:
+        self.text = text
+        self.where = where
+        self.report = report
+        self.line = line
+        self.final = final
+        self.pos = 0
+
+    def _advance(self, stop: int) -> None:
+        self.line += self.text.count("\n", self.pos, stop)
+        self.pos = stop
+
+    def objects(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        text = self.text
+        decoder = json.JSONDecoder()
+        end = len(text)
+        while True:
+            gap = _GAP.match(text, self.pos)
+            if gap is not None:
+                self._advance(gap.end())
+            if self.pos >= end:
+                return
+            label = _RECORD_LABEL.match(text, self.pos)
+            if label is not None:
+                if label.end() >= end and not self.final:
+                    return
+                self.pos = label.end()
+                continue
+            try:
+                value, stop = decoder.raw_decode(text, self.pos)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                resume = _NEXT_OBJECT.search(text, self.pos + 1)
+                if resume is None and not self.final and end - self.pos < MAX_RECORD:
+                    return  # probably cut by the block boundary: carried over
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+                self.report.skip(f"{self.where}:{self.line}", f"malformed JSON: {why}")
+                self._advance(end if resume is None else resume.start() + 1)
+                continue
+            if isinstance(value, dict):
+                yield self.line, value
+            else:
+                self.report.skip(
+                    f"{self.where}:{self.line}", f"not a JSON object but {type(value).__name__}"
+                )
+            self._advance(stop)
 
 
 def decode_text(data: bytes) -> str:

@@ -322,7 +322,7 @@ def windows_batches(
 def _batch(
     records: list[Record], ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
-    names = dict.fromkeys(k for r in records for k in r)
+    names = dict.fromkeys([WHERE, TIMESTAMP, *(k for r in records for k in r)])
     schema = dict.fromkeys(names, pl.String)
     frame = pl.from_dicts(records, schema=schema)
     frame = frame.with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))

@@ -18,7 +18,7 @@ from typing import ClassVar
 from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import open_members
-from sekimori.sources.jsonrecords import decode_text, iter_objects
+from sekimori.sources.jsonrecords import iter_stream_objects
 from sekimori.sources.windows import (
     NotWindowsEvent,
     Record,
@@ -28,7 +28,6 @@ from sekimori.sources.windows import (
 )
 
 _OBJECT = re.compile(rb"^\s*\[?\s*\{")
-MAX_TEXT = 2 << 30
 
 
 class WinlogbeatSource(Source):
@@ -41,17 +40,15 @@ class WinlogbeatSource(Source):
         start = head.lstrip(b"\xef\xbb\xbf")
         if not _OBJECT.match(start):
             return False
-        first = start.split(b"\n", 1)[0]
-        if b'"winlog"' in first:
+        if b'"winlog"' in start:
             return True
-        return b'"EventID"' in first and (b'"Channel"' in first or b'"SourceName"' in first)
+        return b'"EventID"' in start and (b'"Channel"' in start or b'"SourceName"' in start)
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every object as a ``windows`` event; other objects are counted as skipped."""
         for member in open_members(path):
-            text = decode_text(member.stream.read(MAX_TEXT))
             records: list[Record] = []
-            for line, doc in iter_objects(text, member.where, report):
+            for line, doc in iter_stream_objects(member.stream, member.where, report):
                 where = f"{member.where}:{line}"
                 try:
                     parse = record_from_winlogbeat if "winlog" in doc else record_from_flat
