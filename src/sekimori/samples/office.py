@@ -3,7 +3,7 @@ r"""Builders of Office documents: Word 97 (.doc), OOXML (.docx/.docm/.xlsx/.xlsm
 - :func:`build_doc_with_macros`: a compound file (MS-CFB) as Word 97-2003
   writes it: a ``WordDocument`` stream starting with a FIB (MS-DOC 2.5.1) whose
   piece table (MS-DOC 2.9.38 Clx) in ``1Table`` points at the text, a
-  ``\\x01CompObj`` stream (MS-OLEDS 2.3.8) and the VBA project in ``Macros``
+  ``\x01CompObj`` stream (MS-OLEDS 2.3.8) and the VBA project in ``Macros``
   (MS-OVBA 2.2.1).
 - :func:`build_docm`, :func:`build_xlsm`: OPC packages (ECMA-376 Part 2) whose
   main part relates to ``vbaProject.bin`` (a compound file with the project at
@@ -29,6 +29,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from sekimori.samples import SampleError
 from sekimori.samples.cfb import Storage, Stream, write_cfb
+from sekimori.samples.propset import STREAM_NAME as SUMMARY_STREAM
+from sekimori.samples.propset import SummaryInformation, build_summary_information
 from sekimori.samples.vba import build_vba_project, inert_dropper_source
 
 Macros = Mapping[str, str] | str | None
@@ -128,12 +130,20 @@ def _compobj() -> bytes:
     )
 
 
-def build_doc(text: str = "", vba: Macros = None, *, with_macros: bool = True) -> bytes:
-    """A Word 97-2003 document (.doc) with ``text`` and, by default, a VBA project.
+def build_doc(
+    text: str = "",
+    vba: Macros = None,
+    *,
+    with_macros: bool = True,
+    metadata: SummaryInformation | None = None,
+) -> bytes:
+    r"""A Word 97-2003 document (.doc) with ``text`` and, by default, a VBA project.
 
     The text is one UTF-16LE piece (MS-DOC 2.4.1 retrieving text); paragraphs
     end with CR. ``vba`` is a mapping module name -> source, the source of
-    ``ThisDocument`` as a string, or None for the inert dropper.
+    ``ThisDocument`` as a string, or None for the inert dropper. ``metadata``
+    goes in ``\x05SummaryInformation`` (default: the first line as title,
+    author "user", code page 932 when the text is Japanese).
     """
     body = text.replace("\r\n", "\n").replace("\n", "\r")
     if not body.endswith("\r"):
@@ -148,10 +158,16 @@ def build_doc(text: str = "", vba: Macros = None, *, with_macros: bool = True) -
     fib = _fib(len(encoded), chars, len(clx), lid)
     word = fib + bytes(_TEXT_OFFSET - len(fib)) + encoded
     root = Storage("Root Entry", clsid=WORD_CLSID)
+    if metadata is None:
+        japanese = lid == 0x0411
+        metadata = SummaryInformation(
+            title=body.split("\r", 1)[0][:64], author="user", codepage=932 if japanese else 1252
+        )
     root.children += [
         Stream("WordDocument", word),
         Stream("1Table", clx),
         Stream("\x01CompObj", _compobj()),
+        Stream(SUMMARY_STREAM, build_summary_information(metadata)),
     ]
     if with_macros:
         root.children.append(build_vba_project(_modules(vba, "ThisDocument")))

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from sekimori.samples import SampleError
 from sekimori.samples.cfb import Storage, Stream, write_cfb
 from sekimori.samples.office import DEFAULT_XLM_FORMULAS, Cell, Macros, _modules
+from sekimori.samples.propset import STREAM_NAME as SUMMARY_STREAM
+from sekimori.samples.propset import SummaryInformation, build_summary_information
 from sekimori.samples.vba import build_vba_project
 
 EXCEL_CLSID = bytes.fromhex("2008020000000000C000000000000046")  # {00020820-...} Excel.Sheet.8
@@ -233,18 +235,24 @@ def build_xls(
     *,
     xlm_formulas: Sequence[str] | None = None,
     vba: Macros | bool = False,
+    metadata: SummaryInformation | None = None,
 ) -> bytes:
-    """An Excel 97-2003 workbook (.xls) of ``rows``, optionally with macros.
+    r"""An Excel 97-2003 workbook (.xls) of ``rows``, optionally with macros.
 
     ``xlm_formulas`` adds a hidden Excel 4.0 macro sheet run by ``Auto_Open``;
     ``vba`` (True for the inert dropper, or modules / ThisWorkbook source)
-    adds a ``_VBA_PROJECT_CUR`` storage.
+    adds a ``_VBA_PROJECT_CUR`` storage. ``metadata`` goes in
+    ``\x05SummaryInformation``.
     """
     if xlm_formulas is not None and not xlm_formulas:
         raise SampleError("an XLM macro sheet needs at least one formula")
     with_vba = vba is not False
     root = Storage("Root Entry", clsid=EXCEL_CLSID)
+    info = metadata or SummaryInformation(
+        author="user", app_name="Microsoft Excel", template="", codepage=1252
+    )
     root.children.append(Stream("Workbook", _workbook(rows, xlm_formulas, with_vba)))
+    root.children.append(Stream(SUMMARY_STREAM, build_summary_information(info)))
     if with_vba:
         source: Macros = None if isinstance(vba, bool) else vba
         modules = dict(_modules(source, "ThisWorkbook"))
