@@ -161,6 +161,12 @@ def test_zed_sample_tsv_and_json_agree() -> None:
         assert tsv["@timestamp"].sort().to_list() == js["@timestamp"].sort().to_list()
         if log != "x509":
             assert sorted(tsv["event.id"].to_list()) == sorted(js["event.id"].to_list())
+        if log == "smb_mapping":
+            assert (
+                tsv["file.path"].drop_nulls().sort().to_list()
+                == js["file.path"].drop_nulls().sort().to_list()
+            )
+            assert "\\\\10.47.21.25\\ADMIN$" in tsv["file.path"].to_list()
     _, ntlm, _ = read_all(shared_path("zeek", "zed-sample-data", "zeek-default", "ntlm.log.gz"))
     assert (ntlm["source.ip"] == "10.150.0.20").sum() > 200
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 
 from sekimori.sources.base import ReadReport
-from sekimori.sources.zeek_tsv import ZeekHeader, looks_like_tsv, read_tsv
+from sekimori.sources.zeek_tsv import ZeekHeader, looks_like_tsv, read_tsv, unescape
 
 
 def test_header_lines() -> None:
@@ -42,3 +42,11 @@ def test_custom_unset_and_set_separator() -> None:
     assert frame["names"].to_list() == [["a", "b"], []]
     assert frame["count"].to_list() == [None, 3]
     assert frame["__line"].to_list() == [7, 8]
+
+
+def test_unescape_values() -> None:
+    assert unescape(r"\\\\10.47.21.25\\ADMIN$") == "\\\\10.47.21.25\\ADMIN$"
+    assert unescape(r"GET\x09/") == "GET\t/"
+    assert unescape(r"\xe4\xbc\x9a") == "会"
+    assert unescape(r"\xff!") == "\\xff!"
+    assert unescape("plain") == "plain"

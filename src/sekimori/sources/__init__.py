@@ -24,6 +24,8 @@ from sekimori.sources.zeek import ZeekSource
 
 log = logging.getLogger(__name__)
 
+UNRECOGNIZED = "not a recognized log, event or mail format"
+
 SOURCES: dict[str, type[Source]] = {
     EvtxSource.name: EvtxSource,
     ZeekSource.name: ZeekSource,
@@ -90,7 +92,7 @@ def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
             return
         source = sniff(path, head)
         if source is None:
-            report.error = "not a recognized log, event or mail format"
+            report.error = UNRECOGNIZED
             yield FileBatch(report, _empty(path))
             return
         report.source = source.name
@@ -119,6 +121,7 @@ def _empty(path: Path) -> EventBatch:
 
 __all__ = [
     "SOURCES",
+    "UNRECOGNIZED",
     "FileBatch",
     "ReadContext",
     "ReadReport",

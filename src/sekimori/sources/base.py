@@ -37,6 +37,9 @@ class ReadReport:
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    # A file found in a folder walk that no source recognizes (a README beside
+    # the logs) is passed over, counted, and not reported as an error.
+    passed_over: bool = False
 
     def skip(self, where: str, why: str) -> None:
         """Count a malformed record, keep its location for the summary, go on."""

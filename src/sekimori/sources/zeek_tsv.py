@@ -26,6 +26,7 @@ from sekimori.sources.jsonrecords import LINE_COLUMN
 
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _TEXT = "__text"
+_VALUE_ESCAPE = re.compile(r"\\\\|\\x[0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,42 @@ def _section(
         .struct.rename_fields(list(_unique(header.fields)))
         .alias(_TEXT),
     ).unnest(_TEXT)
-    yield header, split.with_columns(_typed(header))
+    yield header, unescape_strings(split.with_columns(_typed(header)))
+
+
+def unescape(value: str) -> str:
+    r"""A value as Zeek had it before escaping: ``\\`` is one backslash, ``\xHH`` one byte.
+
+    Escaped bytes that form UTF-8 become their characters; others stay ``\xHH``.
+    """
+    out = bytearray()
+    pos = 0
+    for match in _VALUE_ESCAPE.finditer(value):
+        out += value[pos : match.start()].encode()
+        escape = match[0]
+        out += b"\\" if escape == "\\\\" else bytes([int(escape[2:], 16)])
+        pos = match.end()
+    out += value[pos:].encode()
+    return out.decode("utf-8", errors="backslashreplace")
+
+
+def unescape_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Undo the ASCII writer's escapes in text columns, only in the rows that have one."""
+    for name, dtype in frame.schema.items():
+        column = frame[name]
+        if dtype == pl.String:
+            rows = column.str.contains("\\", literal=True).fill_null(False).arg_true()
+            if len(rows):
+                fixed = [unescape(v) for v in column.gather(rows).to_list()]
+                frame = frame.with_columns(column.scatter(rows, fixed))
+        elif dtype == pl.List(pl.String):
+            joined = column.list.join("")
+            rows = joined.str.contains("\\", literal=True).fill_null(False).arg_true()
+            if len(rows):
+                lists = column.gather(rows).to_list()
+                fixed_lists = [None if v is None else [unescape(x) for x in v] for v in lists]
+                frame = frame.with_columns(column.scatter(rows, fixed_lists))
+    return frame
 
 
 def skip_rows(report: ReadReport, where: str, bad: pl.DataFrame, why: str) -> None:
