@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from sekimori.cli.hunt import hunt
+from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ def _root() -> None:
 
 app.command(no_args_is_help=True)(hunt)
 app.command()(serve)
+app.command(no_args_is_help=True)(scan)
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""``sekimori scan``: verdicts on messages and documents, with their reasons."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sekimori.errors import SekimoriError
+from sekimori.mail.result import ScanResult, Verdict
+from sekimori.mail.sandbox import Sandbox, SandboxLimits
+from sekimori.mail.scan import iter_targets, scan_target
+
+VERDICT_STYLE = {
+    Verdict.MALICIOUS: "bold red",
+    Verdict.UNSCANNABLE: "magenta",
+    Verdict.SUSPICIOUS: "yellow",
+    Verdict.CLEAN: "green",
+}
+
+
+def quiet_parsers() -> None:
+    """Keep the parsing libraries' own warnings about hostile files off the terminal."""
+    for name in ("olevba", "oletools", "olefile", "msodde", "rtfobj", "pikepdf", "py7zr"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _results(
+    paths: list[Path], workers: int, timeout: float, options: dict[str, Any]
+) -> Iterator[ScanResult]:
+    targets = iter_targets(paths)
+    if workers <= 0:
+        for label, name, content in targets:
+            yield scan_target(label, name, content, **options)
+        return
+    with Sandbox(SandboxLimits(timeout=timeout, workers=workers)) as sandbox:
+        yield from sandbox.scan_many(targets, **options)
+
+
+def _table(console: Console, results: list[ScanResult]) -> None:
+    table = Table(title="sekimori scan", show_lines=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("verdict")
+    table.add_column("score", justify="right")
+    table.add_column("reasons", overflow="fold")
+    table.add_column("files", justify="right")
+    for result in results:
+        reasons = ", ".join(dict.fromkeys(r.id for r in result.reasons)) or "-"
+        files = sum(len(node.walk()) for node in result.attachments)
+        style = VERDICT_STYLE[result.verdict]
+        table.add_row(
+            escape(result.file),
+            f"[{style}]{result.verdict.value}[/]",
+            str(result.score),
+            escape(reasons),
+            str(files),
+        )
+    console.print(table)
+    counts = {v: sum(1 for r in results if r.verdict == v) for v in Verdict}
+    summary = ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
+    console.print(f"{len(results)} scanned: {summary or 'nothing'}")
+
+
+def scan(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Messages (.eml, mbox, Maildir, .msg) or documents, files or folders.",
+            show_default=False,
+        ),
+    ],
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object per message or document per line.")
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Worker processes with memory/CPU limits; 0 scans in this process.",
+        ),
+    ] = SandboxLimits().workers,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds allowed per message or document.")
+    ] = SandboxLimits().timeout,
+    internal_domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--internal-domain",
+            help="Your organization's mail domain (for impersonation checks). Repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Scan mail and documents for Emotet-style threats: a verdict and its reasons for each."""
+    quiet_parsers()
+    options: dict[str, Any] = {"internal_domains": tuple(internal_domain or ())}
+    console = Console(stderr=False)
+    collected: list[ScanResult] = []
+    try:
+        for result in _results(paths, workers, timeout, options):
+            if json_lines:
+                sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            else:
+                collected.append(result)
+    except SekimoriError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not json_lines:
+        _table(console, collected)

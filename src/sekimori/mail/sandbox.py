@@ -1,0 +1,198 @@
+"""Hostile files must not take the gateway down: scans run in limited worker processes.
+
+A ``Sandbox`` is a pool of worker processes (``concurrent.futures``
+``ProcessPoolExecutor`` on a ``forkserver`` context, so that workers are
+clean forks of a small server process, not of a threaded gateway). Each
+worker starts with ``resource.setrlimit`` limits on address space
+(``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``) and with sockets disabled, and
+every job has a wall-clock timeout. A job that times out, exhausts memory or
+kills its worker costs one ``unscannable`` result (``scan.timeout`` /
+``scan.crash``); the pool is torn down and rebuilt, and the other jobs that
+were in flight are run again once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import resource
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sekimori.mail.result import ScanResult
+from sekimori.mail.scan import scan_target, unscannable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxLimits:
+    """Per-worker limits: memory (MiB), CPU seconds, wall-clock seconds per job, workers."""
+
+    memory_mb: int = 1024
+    cpu_seconds: int = 120
+    timeout: float = 60.0
+    workers: int = max(1, min(4, os.cpu_count() or 1))
+
+
+class _NoNetwork(socket.socket):
+    """A socket class that refuses to exist: parsers have no business on the network."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise OSError("network access is disabled in scan workers")
+
+
+def _limit_worker(memory_mb: int, cpu_seconds: int) -> None:
+    """Worker initializer: address-space and CPU limits, no sockets."""
+    if memory_mb > 0:
+        size = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if cpu_seconds > 0:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    socket.socket = _NoNetwork  # type: ignore[misc]
+    logging.getLogger("olevba").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one job: its value, or why there is none (``timeout``/``crash``)."""
+
+    value: Any = None
+    failure: str | None = None
+    detail: str = ""
+
+
+class Sandbox:
+    """A rebuildable pool of limited worker processes; use as a context manager."""
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self._pool: ProcessPoolExecutor | None = None
+        self.rebuilds = 0
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["sekimori.mail.scan"])
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.limits.workers,
+                mp_context=context,
+                initializer=_limit_worker,
+                initargs=(self.limits.memory_mb, self.limits.cpu_seconds),
+            )
+        return self._pool
+
+    def _kill(self) -> None:
+        """Tear the pool down, killing workers that may be stuck in a parser."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        self.rebuilds += 1
+        processes = dict(getattr(pool, "_processes", None) or {})
+        for process in processes.values():
+            if process.is_alive():
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def call(self, func: Callable[..., T], *args: Any) -> Outcome:
+        """Run ``func(*args)`` in a worker; never raises for what the worker does."""
+        return next(self.call_many(func, [args]))
+
+    def call_many(
+        self, func: Callable[..., Any], jobs: Iterable[tuple[Any, ...]]
+    ) -> Iterator[Outcome]:
+        """Run ``func`` over ``jobs`` in the workers, yielding outcomes in job order.
+
+        At most ``workers`` jobs are in flight, so a job's timeout starts when
+        it starts. After a timeout or a crash the pool is rebuilt and the
+        other in-flight jobs are retried once.
+        """
+        window = max(1, self.limits.workers)
+        pending: list[tuple[tuple[Any, ...], Future[Any], int]] = []
+        iterator = iter(jobs)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    args = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((args, self._get_pool().submit(func, *args), 0))
+            if not pending:
+                return
+            args, future, retries = pending.pop(0)
+            outcome = self._wait(future)
+            if outcome.failure is not None:
+                # The pool is gone: resubmit the in-flight jobs that were innocent bystanders.
+                survivors = [(a, r) for (a, _, r) in pending]
+                pending = [(a, self._get_pool().submit(func, *a), r + 1) for (a, r) in survivors]
+                if outcome.failure == "crash" and retries == 0 and survivors:
+                    # A crash cannot be pinned on one job when several ran: give it one more go.
+                    retry = self._wait(self._get_pool().submit(func, *args))
+                    outcome = retry if retry.failure is None else outcome
+            yield outcome
+
+    def _wait(self, future: Future[Any]) -> Outcome:
+        try:
+            return Outcome(value=future.result(timeout=self.limits.timeout))
+        except FutureTimeout:
+            self._kill()
+            return Outcome(failure="timeout", detail=f"no result after {self.limits.timeout:g} s")
+        except BrokenProcessPool as exc:
+            self._kill()
+            return Outcome(failure="crash", detail=f"worker died: {exc}")
+        except MemoryError:
+            return Outcome(failure="crash", detail="memory limit reached")
+        except Exception as exc:  # anything else the job raised is that job's failure
+            log.warning("scan job failed: %s", exc, exc_info=True)
+            return Outcome(failure="crash", detail=f"{type(exc).__name__}: {exc}")
+
+    def scan(self, label: str, name: str, content: bytes | Path, **options: Any) -> ScanResult:
+        """Scan one message or document in a worker."""
+        return next(self.scan_many([(label, name, content)], **options))
+
+    def scan_many(
+        self, targets: Iterable[tuple[str, str, bytes | Path]], **options: Any
+    ) -> Iterator[ScanResult]:
+        """Scan targets (see ``scan.iter_targets``) in the workers, in order."""
+        listed: list[tuple[str, str, bytes | Path]] = []
+
+        def jobs() -> Iterator[tuple[Any, ...]]:
+            for target in targets:
+                listed.append(target)
+                yield (*target, options)
+
+        for index, outcome in enumerate(self.call_many(_scan_job, jobs())):
+            if outcome.failure is None:
+                yield outcome.value
+            else:
+                label = listed[index][0]
+                reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
+                log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
+                yield unscannable(label, reason, outcome.detail)
+
+
+def _scan_job(label: str, name: str, content: bytes | Path, options: dict[str, Any]) -> ScanResult:
+    return scan_target(label, name, content, **options)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from sekimori.mail.result import Verdict
+from sekimori.mail.sandbox import Sandbox, SandboxLimits
+from tests.conftest import shared_path
+from tests.mail import hostile
+from tests.mail.helpers import mail
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(SandboxLimits(memory_mb=512, cpu_seconds=1, timeout=2.0, workers=2)) as box:
+        yield box
+
+
+def test_jobs_run_in_order(sandbox: Sandbox) -> None:
+    outcomes = list(sandbox.call_many(hostile.echo, [(i,) for i in range(6)]))
+    assert [o.value for o in outcomes] == list(range(6))
+
+
+def test_hung_worker_is_a_timeout_and_the_pool_recovers(sandbox: Sandbox) -> None:
+    before = sandbox.rebuilds
+    outcomes = list(sandbox.call_many(hostile.hang, [(30,)]))
+    assert outcomes[0].failure == "timeout"
+    assert sandbox.rebuilds == before + 1
+    assert sandbox.call(hostile.echo, 7).value == 7
+
+
+def test_crash_and_cpu_limit(sandbox: Sandbox) -> None:
+    assert sandbox.call(hostile.crash).failure == "crash"
+    assert sandbox.call(hostile.spin).failure in ("crash", "timeout")
+    assert sandbox.call(hostile.echo, 1).value == 1
+
+
+def test_memory_limit(sandbox: Sandbox) -> None:
+    assert sandbox.call(hostile.allocate, 2048).failure == "crash"
+    assert sandbox.call(hostile.allocate, 16).value == 16 * 1024 * 1024
+
+
+def test_no_network_in_workers(sandbox: Sandbox) -> None:
+    assert "disabled" in sandbox.call(hostile.connect).value
+
+
+def test_bystanders_survive_a_crash(sandbox: Sandbox) -> None:
+    jobs = [("echo", 1), ("echo", 2), ("crash", 0), ("echo", 4), ("echo", 5)]
+    outcomes = list(sandbox.call_many(hostile.dispatch, jobs))
+    assert [o.value for o in outcomes if o.failure is None] == [1, 2, 4, 5]
+    assert outcomes[2].failure == "crash"
+
+
+def test_scans_in_workers(sandbox: Sandbox) -> None:
+    invoice = shared_path("office", "synthetic", "synthetic_eml", "jp_2020_pwzip_invoice.eml")
+    targets = [
+        ("a.eml", "a.eml", mail("hello")),
+        (str(invoice), invoice.name, invoice),
+    ]
+    results = list(sandbox.scan_many(targets))
+    assert [r.verdict for r in results] == [Verdict.CLEAN, Verdict.MALICIOUS]
