@@ -85,6 +85,9 @@ TACTIC_STAGE: Mapping[str, Stage] = {
     "initial-access": Stage.DELIVERY,
     "execution": Stage.EXECUTION,
     "defense-evasion": Stage.EXECUTION,
+    # ATT&CK v18 split defense evasion into stealth and defense impairment.
+    "stealth": Stage.EXECUTION,
+    "defense-impairment": Stage.EXECUTION,
     "persistence": Stage.INSTALLATION,
     "privilege-escalation": Stage.INSTALLATION,
     "command-and-control": Stage.COMMAND_AND_CONTROL,

@@ -15,10 +15,11 @@ from pathlib import Path
 from sekimori.correlate import correlate
 from sekimori.detect.base import Detector
 from sekimori.detect.runner import DetectorRun, run_all
+from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.errors import SourceError
 from sekimori.hosts import HostDirectory
 from sekimori.model import DEFAULT_TENANT, Finding, Incident
-from sekimori.sources import ReadContext, ReadReport, iter_files, read_file
+from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,32 @@ def build_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
 
 DetectorFactory = Callable[[HuntOptions], tuple[list[Detector], list[str]]]
 
+
+def sigma_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+    """The Sigma engine with the bundled pack and every ``--rules`` folder."""
+    if not options.rule_dirs and not options.use_default_rules:
+        return [], []
+    detector = SigmaDetector(options.rule_dirs, use_default_rules=options.use_default_rules)
+    report = detector.load_report
+    notes = [
+        f"sigma rule not loaded: {what}: {' '.join(why.split())}" for what, why in report.rejected
+    ]
+    return [detector], notes
+
+
 # Explicit, ordered list of what a hunt runs (STYLE.md, 7).
-DETECTOR_FACTORIES: list[DetectorFactory] = []
+DETECTOR_FACTORIES: list[DetectorFactory] = [sigma_detectors]
 
 
-def files_of(paths: list[Path]) -> Iterator[Path | ReadReport]:
-    """Every file under ``paths``; a path that does not exist becomes a failed report."""
+def files_of(paths: list[Path]) -> Iterator[tuple[Path, bool] | ReadReport]:
+    """Every file under ``paths``, and whether it was named (not found in a folder).
+
+    A path that does not exist becomes a failed report.
+    """
     for path in paths:
         try:
-            yield from iter_files([path])
+            for found in iter_files([path]):
+                yield found, found == path
         except SourceError as exc:
             yield ReadReport(path=str(path), source="?", error=exc.message)
 
@@ -101,16 +119,19 @@ def run_hunt(
         if isinstance(item, ReadReport):
             result.reports.append(item)
             continue
+        path, named = item
         report: ReadReport | None = None
-        for file_batch in read_file(item, ctx):
+        for file_batch in read_file(path, ctx):
             report = file_batch.report
             directory.learn_batch(file_batch.batch)
             for finding in run_all(runs, file_batch.batch):
                 found.setdefault(finding.id, finding)
         if report is not None:
+            if report.error == UNRECOGNIZED and not named:
+                report.error, report.passed_over = None, True
             result.reports.append(report)
         if progress is not None:
-            progress(_size(item))
+            progress(_size(path))
 
     for run in runs:
         for finding in run.finish():

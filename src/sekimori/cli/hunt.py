@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,19 @@ from sekimori.pipeline import HuntOptions, HuntResult, run_hunt
 
 # Below this many bytes a run is quick enough that a progress bar only flickers.
 PROGRESS_MIN_BYTES = 20_000_000
+REJECTED = "sigma rule not loaded: "
+# Evidence keys that best say what happened, in order of preference.
+DETAIL_KEYS = (
+    "CommandLine",
+    "process.command_line",
+    "ScriptBlockText",
+    "TargetObject",
+    "TargetFilename",
+    "ImageLoaded",
+    "Image",
+    "reason",
+    "summary",
+)
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
     Severity.HIGH: "bold red",
@@ -85,6 +99,9 @@ def hunt(
     limit: Annotated[
         int, typer.Option(help="Rows of the findings table (all of them go to --json).")
     ] = 200,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every rule that could not be loaded.")
+    ] = False,
 ) -> None:
     """Hunt through log files and folders for an Emotet-style intrusion.
 
@@ -106,7 +123,7 @@ def hunt(
         config_file=config,
         tenant=tenant,
     )
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         result = _run(paths, options, err)
     except SekimoriError as exc:
@@ -123,10 +140,11 @@ def hunt(
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        out = Console(highlight=False)
+        # Piped into a file or pager, rich would wrap at 80 columns: give it room.
+        out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
         _print_findings(out, findings, limit)
         _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
-    _print_summary(err, result)
+    _print_summary(err, result, verbose)
     if result.reports and all(r.error for r in result.reports):
         raise typer.Exit(1)
 
@@ -166,13 +184,17 @@ def _with_incident(finding: Finding, result: HuntResult) -> dict[str, object]:
 
 
 def _detail(finding: Finding) -> str:
-    for key in ("CommandLine", "process.command_line", "Image", "reason", "summary"):
-        value = finding.evidence.get(key)
+    """The most telling piece of evidence, for the table."""
+    evidence = finding.evidence
+    fields = evidence.get("fields")
+    matched = fields if isinstance(fields, dict) else evidence
+    for key in DETAIL_KEYS:
+        value = matched.get(key) or evidence.get(key)
         if value:
             return str(value)
     if finding.observables:
         return ", ".join(o.value for o in finding.observables[:3])
-    pairs = list(finding.evidence.items())[:2]
+    pairs = [(k, v) for k, v in matched.items() if not isinstance(v, dict | list)][:3]
     return " ".join(f"{k}={v}" for k, v in pairs)
 
 
@@ -214,7 +236,25 @@ def _print_incidents(out: Console, incidents: list[Incident]) -> None:
     out.print(table)
 
 
-def _print_summary(err: Console, result: HuntResult) -> None:
+def _print_notes(err: Console, notes: list[str], verbose: bool) -> None:
+    """Every note with --verbose; otherwise rejected rules are counted per reason."""
+    rejected: dict[str, list[str]] = {}
+    for note in notes:
+        if note.startswith(REJECTED) and not verbose:
+            what, _, why = note.removeprefix(REJECTED).partition(": ")
+            reason = re.sub(r"'[^']*'", "'…'", why.split(":", 1)[0])[:80]
+            rejected.setdefault(reason, []).append(what)
+        else:
+            err.print(f"note: {note}", markup=False)
+    for why, rules in sorted(rejected.items(), key=lambda kv: -len(kv[1])):
+        err.print(
+            f"note: {len(rules)} sigma rule(s) not loaded: {why} (e.g. {rules[0]}); "
+            "--verbose lists them",
+            markup=False,
+        )
+
+
+def _print_summary(err: Console, result: HuntResult, verbose: bool = False) -> None:
     for report in result.reports:
         if report.error:
             err.print(f"error: {report.path}: {report.error}", markup=False)
@@ -225,9 +265,15 @@ def _print_summary(err: Console, result: HuntResult) -> None:
                 f"first: {first}",
                 markup=False,
             )
-    for note in result.notes:
-        err.print(f"note: {note}", markup=False)
-    read = sum(1 for r in result.reports if not r.error)
+    _print_notes(err, result.notes, verbose)
+    passed = [r.path for r in result.reports if r.passed_over]
+    if passed:
+        err.print(
+            f"note: passed over {len(passed)} file(s) of no known format in the folders "
+            f"(e.g. {passed[0]})",
+            markup=False,
+        )
+    read = sum(1 for r in result.reports if not r.error and not r.passed_over)
     err.print(
         f"{read} file(s), {result.events} event(s) read; {len(result.findings)} finding(s), "
         f"{len(result.incidents)} incident(s).",
