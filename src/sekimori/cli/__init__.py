@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
 from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
@@ -30,6 +31,7 @@ def _root() -> None:
 
 app.command(no_args_is_help=True)(hunt)
 app.command()(serve)
+app.command()(demo)
 app.command(no_args_is_help=True)(scan)
 
 
