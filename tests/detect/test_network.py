@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sekimori.config import load_site
+from sekimori.detect.base import Detector
+from sekimori.detect.network import load_index, network_detectors
+from sekimori.errors import IntelError
+from sekimori.model import EventBatch, Finding, Severity
+from tests.conftest import TEST_DATA
+from tests.detect.netframes import INFECTED, SITE_TOML, office_day
+
+INTEL = TEST_DATA / "intel"
+
+
+def run(detectors: list[Detector], batches: list[EventBatch]) -> list[Finding]:
+    found: list[Finding] = []
+    for detector in detectors:
+        state = detector.new_state()
+        for batch in batches:
+            if detector.wants(batch.dataset):
+                found.extend(detector.detect(batch, state))
+        found.extend(detector.finish(state))
+    return found
+
+
+@pytest.fixture(scope="module")
+def office_findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+    site_file = tmp_path_factory.mktemp("site") / "site.toml"
+    site_file.write_text(SITE_TOML)
+    detectors = network_detectors(
+        load_site(site_file), [INTEL / "feodo.csv", INTEL / "urlhaus.csv"]
+    )
+    return run(detectors, office_day())
+
+
+def test_infected_host_is_named_for_every_stage(office_findings: list[Finding]) -> None:
+    rules = {f.rule_id for f in office_findings if f.host_name == INFECTED}
+    assert rules >= {
+        "intel.ip",
+        "intel.url",
+        "beacon.ip",
+        "lateral.smb_sweep",
+        "bruteforce.auth",
+        "spam.smtp_fanout",
+        "download.executable",
+    }
+    for finding in office_findings:
+        if finding.host_name == INFECTED:
+            assert finding.severity is Severity.HIGH, finding.rule_id
+            assert finding.techniques and finding.evidence
+
+
+def test_clean_hosts_stay_at_low_or_below(office_findings: list[Finding]) -> None:
+    noisy = [
+        (f.host_name, f.rule_id, f.severity)
+        for f in office_findings
+        if f.host_name != INFECTED and f.severity.rank > Severity.LOW.rank
+    ]
+    assert noisy == []
+
+
+def test_findings_serialize(office_findings: list[Finding]) -> None:
+    for finding in office_findings:
+        doc = finding.to_json()
+        assert Finding.from_json(doc).id == finding.id
+
+
+def test_without_intel_there_is_no_intel_detector() -> None:
+    names = [d.name for d in network_detectors(load_site(None), [])]
+    assert names == ["beacon", "lateral", "spam", "download"]
+
+
+def test_unreadable_feed_is_an_intel_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a feed"}')
+    with pytest.raises(IntelError):
+        load_index([bad])
