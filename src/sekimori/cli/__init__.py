@@ -9,6 +9,7 @@ import typer
 
 from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
+from sekimori.cli.sanitize import sanitize
 from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
 
@@ -33,6 +34,7 @@ app.command(no_args_is_help=True)(hunt)
 app.command()(serve)
 app.command()(demo)
 app.command(no_args_is_help=True)(scan)
+app.command(no_args_is_help=True)(sanitize)
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""Quarantine: originals kept content-addressed by SHA-256, with their verdict.
+
+Layout under ``<data dir>/quarantine`` (the data dir is ``SEKIMORI_HOME``
+when set, else ``platformdirs.user_data_dir("sekimori")``, as for the
+store): ``ab/cd/<sha256>.bin`` holds the original bytes and
+``<sha256>.json`` the verdict and when it was stored. Writes are atomic
+(temporary file, then rename) and owner-only; storing the same content
+twice is a no-op. ``release`` hands an original back to an analyst.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from sekimori.errors import MailError
+from sekimori.model import iso
+
+HOME_ENV = "SEKIMORI_HOME"
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def default_root() -> Path:
+    """``<data dir>/quarantine``."""
+    home = os.environ.get(HOME_ENV)
+    base = (
+        Path(home).expanduser()
+        if home
+        else Path(platformdirs.user_data_dir("sekimori", appauthor=False))
+    )
+    return base / "quarantine"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).chmod(0o600)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Quarantine:
+    """A content-addressed store of original messages and files."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_root()
+
+    def _paths(self, sha256: str) -> tuple[Path, Path]:
+        if not _SHA256_RE.match(sha256):
+            raise MailError("not a SHA-256 hex digest", where=sha256[:80])
+        folder = self.root / sha256[:2] / sha256[2:4]
+        return folder / f"{sha256}.bin", folder / f"{sha256}.json"
+
+    def store(self, data: bytes, verdict: Mapping[str, Any] | None = None) -> str:
+        """Keep ``data`` with its ``verdict``; returns its SHA-256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        blob, meta = self._paths(sha256)
+        if not blob.exists():
+            _write_atomic(blob, data)
+        record = {
+            "sha256": sha256,
+            "size": len(data),
+            "stored_at": iso(datetime.now(UTC)),
+            "verdict": dict(verdict or {}),
+        }
+        _write_atomic(meta, json.dumps(record, ensure_ascii=False, indent=1).encode())
+        return sha256
+
+    def info(self, sha256: str) -> dict[str, Any]:
+        """The record (size, time, verdict) of a quarantined item."""
+        _, meta = self._paths(sha256.lower())
+        try:
+            record: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MailError("not in quarantine", where=sha256) from None
+        return record
+
+    def release(self, sha256: str) -> bytes:
+        """The original bytes of a quarantined item (checked against its hash)."""
+        blob, _ = self._paths(sha256.lower())
+        try:
+            data = blob.read_bytes()
+        except FileNotFoundError:
+            raise MailError("not in quarantine", where=sha256) from None
+        if hashlib.sha256(data).hexdigest() != sha256.lower():
+            raise MailError("quarantined file is damaged (hash mismatch)", where=sha256)
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        """SHA-256 of every quarantined item."""
+        if not self.root.exists():
+            return
+        for meta in sorted(self.root.glob("*/*/*.json")):
+            yield meta.stem
+
+    def __contains__(self, sha256: object) -> bool:
+        return (
+            isinstance(sha256, str)
+            and _SHA256_RE.match(sha256) is not None
+            and self._paths(sha256)[0].exists()
+        )
