@@ -13,6 +13,7 @@ from oletools.mraptor import MacroRaptor
 from oletools.olevba import VBA_Parser
 
 from sekimori.samples import SampleError, mail
+from sekimori.samples.shortcut import parse_lnk
 
 DATE = datetime(2026, 11, 25, 0, 12, tzinfo=UTC)
 
@@ -196,3 +197,23 @@ def test_clean_mail() -> None:
     assert message.get_content_type() == "text/plain"
     assert not list(message.iter_attachments())
     assert message["From"].addresses[0].domain == mail.INTERNAL_DOMAIN
+
+
+def test_emotet_lnk_mail() -> None:
+    message = _parse(mail.emotet_lnk_mail())
+    ((_name, archive),) = _attachments(message).items()
+    with pyzipper.AESZipFile(io.BytesIO(archive)) as package:
+        package.setpassword(b"Lk7p2Wd")
+        (inner,) = package.namelist()
+        link = parse_lnk(package.read(inner))
+    assert inner.endswith(".lnk")
+    assert link.target.endswith("powershell.exe")
+    assert "-enc" in link.arguments
+
+
+def test_emotet_xlm_mail() -> None:
+    message = _parse(mail.emotet_xlm_mail())
+    ((name, data),) = _attachments(message).items()
+    assert name.endswith(".xls")
+    parser = VBA_Parser(name, data=data)
+    assert parser.detect_xlm_macros()

@@ -10,7 +10,8 @@ some Japanese mailers do, RFC 2047 words in quotes. Lines end with CRLF.
 
 The scenario helpers build the mails of an Emotet wave and the clean mail of an
 ordinary day: :func:`emotet_invoice_mail`, :func:`reply_hijack_mail`,
-:func:`link_mail`, :func:`clean_ppap_mail`, :func:`ppap_password_mail`,
+:func:`link_mail`, :func:`emotet_lnk_mail`, :func:`emotet_xlm_mail`,
+:func:`clean_ppap_mail`, :func:`ppap_password_mail`,
 :func:`clean_mail`. Every address and link is under ``example.com``,
 ``example.net``, ``.invalid`` or TEST-NET; attached macros are inert.
 """
@@ -36,6 +37,8 @@ from typing import Literal, cast
 from sekimori.samples import SampleError
 from sekimori.samples.archive import build_zip
 from sekimori.samples.office import build_docm, build_xlsx
+from sekimori.samples.shortcut import build_lnk
+from sekimori.samples.xls import build_xls_with_xlm
 
 Address = str | tuple[str, str]
 Attachment = tuple[str, bytes, str]
@@ -50,6 +53,7 @@ DEFAULT_DATE = datetime(2026, 11, 25, 9, 12, 0, tzinfo=JST)
 MIME_DOCM = "application/vnd.ms-word.document.macroEnabled.12"
 MIME_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIME_ZIP = "application/zip"
+MIME_XLS = "application/vnd.ms-excel"
 
 
 def _charset(name: str) -> Charset:
@@ -344,6 +348,48 @@ def link_mail(
         charset="utf-8",
         return_path=f"info@{domain}",
         auth_results=auth_results("fail", "none", "fail", domain),
+        date=date,
+    )
+
+
+def emotet_lnk_mail(
+    to: Address = ("経理部 田中", f"tanaka@{INTERNAL_DOMAIN}"),
+    from_: Address = ("株式会社サンプル物産 佐藤", f"sato@{LOOKALIKE_DOMAIN}"),
+    password: str = "Lk7p2Wd",  # noqa: S107 - the inert lure's zip password
+    date: datetime = DEFAULT_DATE,
+) -> bytes:
+    """The 2022 variant: a ZipCrypto zip holding a .lnk that starts hidden PowerShell."""
+    archive = build_zip({"請求書_20261125.lnk": build_lnk()}, password=password, aes=False)
+    body = (
+        "ご担当者様\n\nお世話になっております。\n請求書をお送りします。\n"
+        f"パスワード: {password}\n\nよろしくお願いいたします。\n"
+    )
+    domain = parseaddr(_address(from_, _charset("utf-8")))[1].rpartition("@")[2]
+    return build_mail(
+        from_,
+        to,
+        "請求書の件",
+        body,
+        attachments=[("請求書_20261125.zip", archive, MIME_ZIP)],
+        return_path=f"bounce@{domain}",
+        auth_results=auth_results("softfail", "none", "fail", domain),
+        date=date,
+    )
+
+
+def emotet_xlm_mail(
+    to: Address = ("経理部 田中", f"tanaka@{INTERNAL_DOMAIN}"),
+    from_: Address = ("株式会社サンプル物産 佐藤", f"sato@{LOOKALIKE_DOMAIN}"),
+    date: datetime = DEFAULT_DATE,
+) -> bytes:
+    """The 2021-2022 Excel variant: a .xls whose hidden Excel 4.0 sheet runs at open."""
+    return build_mail(
+        from_,
+        to,
+        "Re: 支払通知書",
+        "ご確認をお願いいたします。\n",
+        attachments=[("支払通知書_1125.xls", build_xls_with_xlm(), MIME_XLS)],
+        auth_results=auth_results("pass", "none", "none", LOOKALIKE_DOMAIN),
         date=date,
     )
 
