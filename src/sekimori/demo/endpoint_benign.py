@@ -48,7 +48,7 @@ ADMIN_SCRIPTS = (
     "Get-Service -ComputerName FS-01 | Where-Object Status -eq 'Stopped'",
     "Get-ADUser -Filter 'Enabled -eq $true' -Properties LastLogonDate | "
     "Sort-Object LastLogonDate | Select-Object -First 20 Name, LastLogonDate",
-    "Test-NetConnection -ComputerName MAIL-01 -Port 25",
+    "Test-NetConnection -ComputerName MAIL-01 -Port 443 -InformationLevel Quiet",
     "Get-SmbShare -CimSession FS-01",
     "Get-HotFix -ComputerName DC-01 | Sort-Object InstalledOn -Descending | Select-Object -First 5",
     "Get-PSDrive -PSProvider FileSystem | Select-Object Name, Used, Free",
@@ -272,9 +272,9 @@ def _admin_powershell(log: HostLog, explorer: Proc, user: User, arrive: datetime
         t = arrive + timedelta(minutes=40 + 70 * i + rng.uniform(0, 30))
         ps = log.spawn(t, ps_image, f'"{ps_image}" ', explorer)
         log.script_block(t + timedelta(seconds=rng.uniform(5, 60)), script, user.sid)
-        log.network(
-            t + timedelta(seconds=70), ps, rng.choice((FILE_SERVER.ip, DC.ip)), 5985, dst_host="-"
-        )
+        if "ADUser" in script:
+            # Active Directory cmdlets talk to the AD Web Services of the domain controller.
+            log.network(t + timedelta(seconds=70), ps, DC.ip, 9389, dst_host=DC.fqdn)
 
 
 def dc_day(log: HostLog) -> None:
