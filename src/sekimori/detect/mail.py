@@ -1,0 +1,144 @@
+"""The mail-hunt bridge: ``email`` events → the gateway's verdict → findings.
+
+The ``.eml``/mbox source (``sources/eml.py``) only normalizes headers; this
+detector re-reads each message from ``log.file.path`` (and ``log.offset``
+inside an mbox), scans it with ``sekimori.mail.scan`` and turns a
+suspicious, malicious or unscannable verdict into one finding per reason:
+``rule.id`` is the reason id, the ruleset ``sekimori-mail``, the stage
+delivery, the observables the URLs, domains, IPs and hashes the scan found.
+The recipient (first ``email.to.address``) is the user; the host is
+``mail-gateway`` unless ``hosts`` maps the recipient to a workstation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sekimori.detect.base import Detector
+from sekimori.mail.result import ScanResult, Verdict
+from sekimori.mail.scan import scan_bytes
+from sekimori.model import (
+    DEFAULT_TENANT,
+    EVENT_ID,
+    LOG_FILE_PATH,
+    TENANT,
+    TIMESTAMP,
+    EventBatch,
+    Finding,
+    Severity,
+    Stage,
+    utc,
+)
+
+log = logging.getLogger(__name__)
+
+RULESET = "sekimori-mail"
+GATEWAY_HOST = "mail-gateway"
+MAX_MESSAGE = 64 << 20
+_SEVERITY = {
+    Verdict.MALICIOUS: Severity.HIGH,
+    Verdict.SUSPICIOUS: Severity.MEDIUM,
+    Verdict.UNSCANNABLE: Severity.LOW,
+}
+_NEXT_MBOX_MESSAGE = re.compile(rb"\nFrom [^\r\n]*\r?\n")
+
+
+def read_message(path: str, offset: int | None) -> bytes:
+    """The raw message at ``offset`` of an mbox, or the whole file (gzip undone)."""
+    data = Path(path).read_bytes()
+    if data.startswith(b"\x1f\x8b"):
+        data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_MESSAGE)
+    if offset is None or not data.startswith(b"From "):
+        return data[:MAX_MESSAGE]
+    start = data.find(b"\n", offset) + 1
+    match = _NEXT_MBOX_MESSAGE.search(data, start)
+    end = match.start() + 1 if match else len(data)
+    return re.sub(rb"(?m)^>(>*From )", rb"\1", data[start:end])
+
+
+class MailDetector(Detector):
+    """Scans each message of an ``email`` batch; findings for every non-clean verdict."""
+
+    name: ClassVar[str] = "mail"
+    datasets: ClassVar[frozenset[str] | None] = frozenset({"email"})
+
+    def __init__(
+        self, hosts: Mapping[str, str] | None = None, internal_domains: Iterable[str] = ()
+    ) -> None:
+        self.hosts = {k.lower(): v for k, v in (hosts or {}).items()}
+        self.internal_domains = tuple(internal_domains)
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        """Findings for the messages of ``batch`` the gateway would not deliver as they are."""
+        if LOG_FILE_PATH not in batch.frame.columns:
+            return []
+        findings: list[Finding] = []
+        for row in batch.frame.iter_rows(named=True):
+            path = row.get(LOG_FILE_PATH)
+            if not path:
+                continue
+            offset = row.get("log.offset")
+            try:
+                raw = read_message(str(path), int(offset) if offset is not None else None)
+            except OSError as exc:
+                log.warning("cannot re-read %s: %s", path, exc)
+                continue
+            result = scan_bytes(
+                raw, Path(str(path)).name, file=str(path), internal_domains=self.internal_domains
+            )
+            if result.verdict != Verdict.CLEAN:
+                findings.extend(self.findings(result, row, batch.path))
+        return findings
+
+    def findings(
+        self, result: ScanResult, row: Mapping[str, Any], path: str | None = None
+    ) -> list[Finding]:
+        """One finding per reason of a non-clean verdict."""
+        recipients = row.get("email.to.address") or result.message.get("to") or []
+        user = str(recipients[0]).lower() if recipients else None
+        host = self.hosts.get(user or "", GATEWAY_HOST)
+        stamp = row.get(TIMESTAMP)
+        timestamp = utc(stamp) if isinstance(stamp, datetime) else datetime.now(UTC)
+        message = {k: v for k, v in result.message.items() if v}
+        out: list[Finding] = []
+        seen: set[str] = set()
+        for reason in result.reasons:
+            if reason.id in seen:
+                continue
+            seen.add(reason.id)
+            out.append(
+                Finding(
+                    timestamp=timestamp,
+                    tenant=str(row.get(TENANT) or DEFAULT_TENANT),
+                    host_name=host,
+                    user_name=user,
+                    rule_id=reason.id,
+                    rule_name=reason.en,
+                    description=reason.ja,
+                    ruleset=RULESET,
+                    severity=_SEVERITY[result.verdict],
+                    tactics=("initial-access",),
+                    techniques=reason.techniques,
+                    stage=Stage.DELIVERY,
+                    observables=tuple(result.observables),
+                    evidence={
+                        "verdict": result.verdict.value,
+                        "score": result.score,
+                        "location": reason.location,
+                        "message": message,
+                        **dict(reason.evidence),
+                    },
+                    log_file_path=str(row.get(LOG_FILE_PATH) or path or result.file),
+                    event_id=str(row.get(EVENT_ID)) if row.get(EVENT_ID) else None,
+                    dataset="email",
+                    confidence=round(result.score / 100, 2),
+                )
+            )
+        return out
