@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sekimori.config import load_site
 from sekimori.correlate import correlate
 from sekimori.detect.base import Detector
 from sekimori.detect.mail import MailDetector
+from sekimori.detect.network import network_detectors
 from sekimori.detect.runner import DetectorRun, run_all
 from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.errors import SourceError
@@ -82,13 +84,19 @@ def sigma_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
     return [detector], notes
 
 
+def network_detectors_of(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+    """Threat-intel matching and the network detectors, set up by the site file."""
+    site = load_site(options.config_file)
+    return network_detectors(site, options.intel_files), []
+
+
 def mail_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
     """The mail gateway's verdict on every message read (``detect/mail.py``)."""
     return [MailDetector()], []
 
 
 # Explicit, ordered list of what a hunt runs (STYLE.md, 7).
-DETECTOR_FACTORIES: list[DetectorFactory] = [sigma_detectors, mail_detectors]
+DETECTOR_FACTORIES: list[DetectorFactory] = [sigma_detectors, network_detectors_of, mail_detectors]
 
 
 def files_of(paths: list[Path]) -> Iterator[tuple[Path, bool] | ReadReport]:
