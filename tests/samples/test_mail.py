@@ -9,6 +9,8 @@ from email.policy import default
 
 import pytest
 import pyzipper
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oletools.mraptor import MacroRaptor
 from oletools.olevba import VBA_Parser
 
@@ -217,3 +219,33 @@ def test_emotet_xlm_mail() -> None:
     assert name.endswith(".xls")
     parser = VBA_Parser(name, data=data)
     assert parser.detect_xlm_macros()
+
+
+_japanese = st.text(
+    alphabet=st.sampled_from("あいうえおカキクケコ請求書会議資料のご案内確認ABCxyz0123 -_"),
+    min_size=1,
+    max_size=60,
+).filter(lambda text: text.strip() == text and "  " not in text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    subject=_japanese,
+    name=_japanese,
+    charset=st.sampled_from(["iso-2022-jp", "utf-8", "shift_jis"]),
+)
+def test_any_japanese_subject_and_file_name_round_trip(
+    subject: str, name: str, charset: str
+) -> None:
+    raw = mail.build_mail(
+        "a@example.com",
+        "b@example.com",
+        subject,
+        "本文",
+        attachments=[(name + ".zip", b"PK", "application/zip")],
+        charset=charset,  # type: ignore[arg-type]
+        date=DATE,
+    )
+    message = _parse(raw)
+    assert message["Subject"] == subject
+    assert list(_attachments(message)) == [name + ".zip"]

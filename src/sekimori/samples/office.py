@@ -68,7 +68,12 @@ DEFAULT_XLM_FORMULAS = (
 )
 
 
-def _modules(vba: Macros, document_module: str) -> Mapping[str, str]:
+def macro_modules(vba: Macros, document_module: str) -> Mapping[str, str]:
+    """The modules for ``vba``: a mapping as is, a string as ``document_module``'s source.
+
+    None gives the inert dropper started by Document_Open (Word) or
+    Workbook_Open (Excel).
+    """
     if vba is None:
         trigger = "Document_Open" if document_module == "ThisDocument" else "Workbook_Open"
         return {document_module: inert_dropper_source(trigger)}
@@ -170,7 +175,7 @@ def build_doc(
         Stream(SUMMARY_STREAM, build_summary_information(metadata)),
     ]
     if with_macros:
-        root.children.append(build_vba_project(_modules(vba, "ThisDocument")))
+        root.children.append(build_vba_project(macro_modules(vba, "ThisDocument")))
     return write_cfb(root)
 
 
@@ -249,7 +254,7 @@ def vba_project_bin(
 def build_docm(vba: Macros = None, text: str = "") -> bytes:
     """A macro-enabled Word document (.docm) carrying ``vba`` in word/vbaProject.bin."""
     body = text or "Please enable content to view this invoice."
-    return _word_package(body, vba_project_bin(_modules(vba, "ThisDocument")))
+    return _word_package(body, vba_project_bin(macro_modules(vba, "ThisDocument")))
 
 
 def build_docx(text: str) -> bytes:
@@ -352,7 +357,7 @@ def build_xlsm(vba: Macros = None, rows: Sequence[Sequence[Cell]] = ()) -> bytes
     A string ``vba`` is the source of ``ThisWorkbook``; None is the inert dropper
     triggered by ``Workbook_Open``.
     """
-    modules = dict(_modules(vba, "ThisWorkbook"))
+    modules = dict(macro_modules(vba, "ThisWorkbook"))
     modules.setdefault("Sheet1", "")
     return _excel_package(rows or [["請求書", 1200]], vba_project_bin(modules))
 

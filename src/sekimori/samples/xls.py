@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from sekimori.samples import SampleError
 from sekimori.samples.cfb import Storage, Stream, write_cfb
-from sekimori.samples.office import DEFAULT_XLM_FORMULAS, Cell, Macros, _modules
+from sekimori.samples.office import DEFAULT_XLM_FORMULAS, Cell, Macros, macro_modules
 from sekimori.samples.propset import STREAM_NAME as SUMMARY_STREAM
 from sekimori.samples.propset import SummaryInformation, build_summary_information
 from sekimori.samples.vba import build_vba_project
@@ -255,7 +255,7 @@ def build_xls(
     root.children.append(Stream(SUMMARY_STREAM, build_summary_information(info)))
     if with_vba:
         source: Macros = None if isinstance(vba, bool) else vba
-        modules = dict(_modules(source, "ThisWorkbook"))
+        modules = dict(macro_modules(source, "ThisWorkbook"))
         modules.setdefault("Sheet1", "")
         root.children.append(build_vba_project(modules, storage_name="_VBA_PROJECT_CUR"))
     return write_cfb(root)
