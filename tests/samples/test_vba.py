@@ -21,10 +21,11 @@ from sekimori.samples.vba import (
     inert_dropper_source,
     inert_powershell,
     module_text,
+    obfuscated_dropper_source,
 )
 
 
-def _bin(modules: dict[str, str], codepage: int = 1252) -> bytes:
+def _bin(modules: dict[str, str], codepage: int | None = None) -> bytes:
     return vba_project_bin(modules, codepage=codepage)
 
 
@@ -134,6 +135,15 @@ def test_japanese_code_page() -> None:
     assert extracted["Module1"] == module_text("Module1", source)
 
 
+def test_code_page_is_chosen_from_the_sources() -> None:
+    source = 'Sub AutoOpen()\n    MsgBox "請求書"\nEnd Sub\n'
+    extracted = _extract(_bin({"Module1": source}))
+    assert extracted["Module1"] == module_text("Module1", source)
+    project = olefile.OleFileIO(io.BytesIO(_bin({"Module1": source})))
+    # PROJECTCODEPAGE record: id 3, size 2, 932 (0x03A4).
+    assert b"\x03\x00\x02\x00\x00\x00\xa4\x03" in decompress(project.openstream("VBA/dir").read())
+
+
 def test_text_outside_code_page_is_refused() -> None:
     with pytest.raises(SampleError):
         build_vba_project({"Module1": 'MsgBox "請求書"'}, codepage=1252)
@@ -151,3 +161,23 @@ def test_encoded_command_is_inert() -> None:
     assert "-enc" in inert_dropper_source()
     for url in ("http://203.0.113.10/", ".invalid/"):
         assert url in script
+
+
+def test_obfuscated_dropper_decodes_with_olevba() -> None:
+    source = obfuscated_dropper_source("Document_Open")
+    assert "powershell" not in source
+    assert encoded_powershell(inert_powershell()) not in source  # split in pieces
+    parser = VBA_Parser("vbaProject.bin", data=_bin({"ThisDocument": source}))
+    found = {
+        (kind, keyword)
+        for kind, keyword, _ in parser.analyze_macros(show_decoded_strings=True, deobfuscate=True)
+    }
+    assert ("AutoExec", "Document_Open") in found
+    for keyword in ("StrReverse", "Chr", "GetObject", "VBA obfuscated Strings"):
+        assert ("Suspicious", keyword) in found
+    assert ("VBA string", "powershell") in found
+    assert ("VBA string", "winmgmts:Win32_Process") in found
+    assert ("VBA string", encoded_powershell(inert_powershell())) in found
+    raptor = MacroRaptor(parser.get_vba_code_all_modules())
+    raptor.scan()
+    assert raptor.get_flags() == "A-X"

@@ -244,7 +244,7 @@ def _word_package(text: str, vba_project: bytes | None) -> bytes:
 
 
 def vba_project_bin(
-    modules: Mapping[str, str], *, project_name: str = "Project", codepage: int = 1252
+    modules: Mapping[str, str], *, project_name: str = "Project", codepage: int | None = None
 ) -> bytes:
     """``vbaProject.bin``: a compound file with the VBA project at its root."""
     project = build_vba_project(modules, project_name=project_name, codepage=codepage)

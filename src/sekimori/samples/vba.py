@@ -298,11 +298,19 @@ def _projectwm_stream(names: list[str], codec: str) -> bytes:
     return bytes(out + b"\x00\x00")
 
 
+def _fits(text: str, codec: str) -> bool:
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_vba_project(
     modules: Mapping[str, str],
     *,
     project_name: str = "Project",
-    codepage: int = 1252,
+    codepage: int | None = None,
     storage_name: str = "Macros",
 ) -> Storage:
     """A VBA project storage (MS-OVBA 2.2.1) holding ``modules`` (name -> source).
@@ -312,12 +320,15 @@ def build_vba_project(
     any line ends; they are stored with CRLF after the ``Attribute`` lines that
     :func:`module_text` adds, which is exactly what olevba extracts. ``codepage``
     is 1252 (Western) or 932 (Japanese, Shift_JIS): the project text, module
-    names and sources are stored in it.
+    names and sources are stored in it. None picks 1252 when every source fits
+    in it and 932 otherwise.
 
     The returned storage is named ``storage_name`` ("Macros" for Word 97
     documents); write it with :func:`~sekimori.samples.cfb.write_cfb` as the
     root of ``vbaProject.bin`` for OOXML.
     """
+    if codepage is None:
+        codepage = 1252 if all(_fits(text, "cp1252") for text in modules.values()) else 932
     codec = _CODEPAGES.get(codepage)
     if codec is None:
         raise SampleError(f"unsupported code page {codepage}; use 1252 or 932")
@@ -394,5 +405,37 @@ def inert_dropper_source(trigger: str = "AutoOpen", urls: Sequence[str] = INERT_
         f'    cmd = "powershell -w hidden -enc " & "{encoded}"\n'
         "    Shell cmd, vbHide\n"
         '    CreateObject("WScript.Shell").Run cmd, 0, False\n'
+        "End Sub\n"
+    )
+
+
+def _vba_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def obfuscated_dropper_source(
+    trigger: str = "Document_Open", urls: Sequence[str] = INERT_URLS
+) -> str:
+    """The inert dropper hidden the way Emotet macros hide it, still harmless.
+
+    ``powershell`` is built by StrReverse, the ``-enc`` switch by Replace of a
+    filler, the base64 in 40-character pieces joined with ``&``, and the
+    ``winmgmts:`` moniker partly from ``Chr()`` calls; the process is started
+    through WMI ``Win32_Process.Create`` (GetObject), not Shell. Decoding it
+    gives :func:`inert_powershell`, which prints ``detector-test``.
+    """
+    if not trigger.isidentifier():
+        raise SampleError(f"not a VBA procedure name: {trigger!r}")
+    encoded = encoded_powershell(inert_powershell(urls))
+    pieces = [encoded[i : i + 40] for i in range(0, len(encoded), 40)]
+    joined = " & _\n        ".join(_vba_string(piece) for piece in pieces)
+    moniker = " & ".join(f"Chr({ord(c)})" for c in "winm") + ' & "gmts:Win32_Process"'
+    return (
+        f"Sub {trigger}()\n"
+        "    Dim q7, zx, kk As String\n"
+        f"    q7 = StrReverse({_vba_string('llehsrewop')})\n"
+        f'    zx = Replace({_vba_string(" -w]]] hidden -e]]]nc ")}, {_vba_string("]]]")}, "")\n'
+        f"    kk = {joined}\n"
+        f"    GetObject({moniker}).Create q7 & zx & kk, Null, Null, pid\n"
         "End Sub\n"
     )
