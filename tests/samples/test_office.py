@@ -167,3 +167,20 @@ def test_xlsm_with_xlm_sheet() -> None:
     assert defined is not None
     assert (defined.get("name"), defined.text) == ("_xlnm.Auto_Open", "Macro1!$A$1")
     assert not VBA_Parser("x.xlsm", data=data).detect_vba_macros()
+
+
+def test_remote_template_injection() -> None:
+    url = "http://templates.invalid/invoice.dotm"
+    data = build_docx("Invoice", remote_template=url)
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        rels = etree.fromstring(package.read("word/_rels/settings.xml.rels"))
+        settings = etree.fromstring(package.read("word/settings.xml"))
+        doc_rels = etree.fromstring(package.read("word/_rels/document.xml.rels"))
+    (relation,) = rels
+    assert relation.get("Target") == url
+    assert relation.get("TargetMode") == "External"
+    assert relation.get("Type").endswith("/attachedTemplate")
+    ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    assert settings.find(f"{ns}attachedTemplate") is not None
+    assert doc_rels[0].get("Target") == "settings.xml"
+    assert _verdict("lure.docx", data) == (False, "", set())

@@ -50,12 +50,17 @@ _REL_SHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationship
 _REL_STYLES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
 _REL_VBA = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 _REL_XLM = "http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet"
+_REL_SETTINGS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings"
+_REL_TEMPLATE = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate"
+)
 _CT_VBA = "application/vnd.ms-office.vbaProject"
 _CT_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 _CT_DOCM = "application/vnd.ms-word.document.macroEnabled.main+xml"
 _CT_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 _CT_XLSM = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 _CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_CT_SETTINGS = "application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"
 _CT_STYLES = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 _CT_XLM = "application/vnd.ms-excel.macrosheet+xml"
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -213,8 +218,10 @@ def _package(parts: Mapping[str, str | bytes], overrides: Mapping[str, str]) -> 
 
 
 def _rels(relations: Sequence[tuple[str, str]]) -> str:
+    """A relationships part; targets with a URL scheme are External (ECMA-376-2 9.3)."""
     items = "".join(
-        f'<Relationship Id="rId{index}" Type="{kind}" Target={quoteattr(target)}/>'
+        f'<Relationship Id="rId{index}" Type="{kind}" Target={quoteattr(target)}'
+        + (' TargetMode="External"/>' if "://" in target else "/>")
         for index, (kind, target) in enumerate(relations, start=1)
     )
     return (
@@ -231,16 +238,30 @@ def _document_xml(text: str) -> str:
     return f'{_XML_DECL}<w:document xmlns:w="{_NS_W}"><w:body>{paragraphs}</w:body></w:document>'
 
 
-def _word_package(text: str, vba_project: bytes | None) -> bytes:
+def _word_package(
+    text: str, vba_project: bytes | None, remote_template: str | None = None
+) -> bytes:
     parts: dict[str, str | bytes] = {
         "_rels/.rels": _rels([(_REL_DOC, "word/document.xml")]),
         "word/document.xml": _document_xml(text),
     }
+    overrides = {"word/document.xml": _CT_DOCM if vba_project is not None else _CT_DOCX}
+    relations: list[tuple[str, str]] = []
     if vba_project is not None:
-        parts["word/_rels/document.xml.rels"] = _rels([(_REL_VBA, "vbaProject.bin")])
+        relations.append((_REL_VBA, "vbaProject.bin"))
         parts["word/vbaProject.bin"] = vba_project
-    main = _CT_DOCM if vba_project is not None else _CT_DOCX
-    return _package(parts, {"word/document.xml": main})
+    if remote_template is not None:
+        # WordprocessingML 17.15.1.6 attachedTemplate, related from the settings part.
+        relations.append((_REL_SETTINGS, "settings.xml"))
+        parts["word/settings.xml"] = (
+            f'{_XML_DECL}<w:settings xmlns:w="{_NS_W}" xmlns:r="{_NS_R}">'
+            '<w:attachedTemplate r:id="rId1"/></w:settings>'
+        )
+        parts["word/_rels/settings.xml.rels"] = _rels([(_REL_TEMPLATE, remote_template)])
+        overrides["word/settings.xml"] = _CT_SETTINGS
+    if relations:
+        parts["word/_rels/document.xml.rels"] = _rels(relations)
+    return _package(parts, overrides)
 
 
 def vba_project_bin(
@@ -257,9 +278,14 @@ def build_docm(vba: Macros = None, text: str = "") -> bytes:
     return _word_package(body, vba_project_bin(macro_modules(vba, "ThisDocument")))
 
 
-def build_docx(text: str) -> bytes:
-    """A clean Word document (.docx): one paragraph per line of ``text``, no macros."""
-    return _word_package(text, None)
+def build_docx(text: str, remote_template: str | None = None) -> bytes:
+    """A Word document (.docx): one paragraph per line of ``text``, no macros.
+
+    ``remote_template`` (a URL) makes it a template-injection lure: the
+    settings part relates an external ``attachedTemplate`` that Word would
+    fetch, with its macros, when the document opens.
+    """
+    return _word_package(text, None, remote_template)
 
 
 def column_name(index: int) -> str:
