@@ -9,6 +9,7 @@ import typer
 
 from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
+from sekimori.cli.intel import intel_app
 from sekimori.cli.sanitize import sanitize
 from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
@@ -35,6 +36,7 @@ app.command()(serve)
 app.command()(demo)
 app.command(no_args_is_help=True)(scan)
 app.command(no_args_is_help=True)(sanitize)
+app.add_typer(intel_app, name="intel")
 
 
 def main() -> None:

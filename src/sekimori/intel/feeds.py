@@ -124,7 +124,8 @@ def read_feed(
     """Indicators of a feed file, MISP feed folder or URL.
 
     With ``ttl`` and ``now``, indicators without their own expiry expire
-    ``ttl`` after they were last seen (or after ``now`` when never seen).
+    ``ttl`` after this reading (or after their last sighting, if later): an
+    entry a feed keeps listing stays, one it drops ages out.
     """
     text_location = str(location)
     source = name or source_name(text_location)

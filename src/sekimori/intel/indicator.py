@@ -67,7 +67,7 @@ class Indicator:
         return self.expires is not None and self.expires <= now
 
     def with_ttl(self, ttl: timedelta, now: datetime) -> Indicator:
-        """The indicator with ``expires`` set ``ttl`` after it was last seen (kept if set)."""
+        """The indicator expiring ``ttl`` after ``now`` or its last sighting (own expiry kept)."""
         if self.expires is not None:
             return self
         seen = self.last_seen or self.first_seen or now
