@@ -47,19 +47,18 @@ def store_result(store: Store, result: HuntResult, tenant: str = "default") -> N
 
 
 def summary_table(incidents: list[Incident]) -> Table:
-    """Incidents by host, most severe first."""
-    table = Table(title="Incidents by host", show_lines=False)
-    for column in ("host", "severity", "score", "findings", "kill chain", "summary"):
+    """Incidents by host, most severe first: severity, score, findings, kill-chain stages."""
+    table = Table(title="Incidents by host")
+    for column in ("host", "severity", "score", "findings", "kill chain"):
         table.add_column(column, overflow="fold")
     ordered = sorted(incidents, key=lambda i: (-i.severity.rank, -i.score, i.host_name))
     for inc in ordered:
         table.add_row(
-            inc.host_name,
+            inc.host_name.split(".", 1)[0],
             inc.severity.value,
             f"{inc.score:.1f}",
             str(inc.finding_count),
-            " → ".join(s.value for s in inc.stages),
-            inc.summary,
+            ", ".join(s.value.replace("_", " ") for s in inc.stages),
         )
     return table
 
@@ -146,7 +145,8 @@ def demo(
             + f" (timeline in {manifest.readme})"
         )
         if no_serve:
-            console.print(f"console: run `sekimori serve` and open {console_url(host, port)}")
+            serve_cmd = "sekimori serve" + (f" --db {db}" if db else "")
+            console.print(f"console: run `{serve_cmd}` and open {console_url(host, port)}")
             return
         run_console(store, host, port)
     finally:
