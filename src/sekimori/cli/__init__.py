@@ -9,6 +9,7 @@ import typer
 
 from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
+from sekimori.cli.mailfilter import mailfilter
 from sekimori.cli.intel import intel_app
 from sekimori.cli.sanitize import sanitize
 from sekimori.cli.scan import scan
@@ -36,6 +37,7 @@ app.command()(serve)
 app.command()(demo)
 app.command(no_args_is_help=True)(scan)
 app.command(no_args_is_help=True)(sanitize)
+app.command()(mailfilter)
 app.add_typer(intel_app, name="intel")
 
 

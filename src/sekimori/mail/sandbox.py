@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import resource
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -77,6 +78,7 @@ class Sandbox:
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
         self.rebuilds = 0
 
     def __enter__(self) -> Sandbox:
@@ -86,6 +88,10 @@ class Sandbox:
         self.close()
 
     def _get_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._pool_locked()
+
+    def _pool_locked(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["sekimori.mail.scan"])
@@ -97,9 +103,16 @@ class Sandbox:
             )
         return self._pool
 
-    def _kill(self) -> None:
-        """Tear the pool down, killing workers that may be stuck in a parser."""
-        pool, self._pool = self._pool, None
+    def _kill(self, pool: ProcessPoolExecutor | None = None) -> None:
+        """Tear the pool down, killing workers that may be stuck in a parser.
+
+        With ``pool`` given, only that pool is torn down: a thread whose job
+        failed on a pool another thread already replaced leaves the new one be.
+        """
+        with self._lock:
+            if pool is not None and pool is not self._pool:
+                return
+            pool, self._pool = self._pool, None
         if pool is None:
             return
         self.rebuilds += 1
@@ -111,7 +124,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the workers."""
-        pool, self._pool = self._pool, None
+        with self._lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -154,14 +168,14 @@ class Sandbox:
                     outcome = retry if retry.failure is None else outcome
             yield outcome
 
-    def _wait(self, future: Future[Any]) -> Outcome:
+    def _wait(self, future: Future[Any], pool: ProcessPoolExecutor | None = None) -> Outcome:
         try:
             return Outcome(value=future.result(timeout=self.limits.timeout))
         except FutureTimeout:
-            self._kill()
+            self._kill(pool)
             return Outcome(failure="timeout", detail=f"no result after {self.limits.timeout:g} s")
         except BrokenProcessPool as exc:
-            self._kill()
+            self._kill(pool)
             return Outcome(failure="crash", detail=f"worker died: {exc}")
         except MemoryError:
             return Outcome(failure="crash", detail="memory limit reached")
@@ -170,8 +184,28 @@ class Sandbox:
             return Outcome(failure="crash", detail=f"{type(exc).__name__}: {exc}")
 
     def scan(self, label: str, name: str, content: bytes | Path, **options: Any) -> ScanResult:
-        """Scan one message or document in a worker."""
-        return next(self.scan_many([(label, name, content)], **options))
+        """Scan one message or document in a worker; safe to call from many threads.
+
+        A job that fails because another thread's job broke the shared pool is
+        run once more on the rebuilt pool before it counts as a crash.
+        """
+        outcome = Outcome(failure="crash")
+        for _ in range(2):
+            pool = self._get_pool()
+            try:
+                future = pool.submit(_scan_job, label, name, content, options)
+            except (BrokenProcessPool, RuntimeError):
+                self._kill(pool)
+                continue
+            outcome = self._wait(future, pool)
+            if outcome.failure != "crash" or not outcome.detail.startswith("worker died"):
+                break
+        if outcome.failure is None:
+            result: ScanResult = outcome.value
+            return result
+        reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
+        log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
+        return unscannable(label, reason, outcome.detail)
 
     def scan_many(
         self, targets: Iterable[tuple[str, str, bytes | Path]], **options: Any
