@@ -221,6 +221,12 @@ def test_network_story(demo: DemoManifest) -> None:
     assert states["S0"] + states["REJ"] > 0.8 * len(sweep) - 150
     ntlm = [n for n in zeek_rows(demo, "ntlm") if n["id.orig_h"] == PATIENT_ZERO.ip]
     assert len(ntlm) > 100 and any(n["success"] == "T" for n in ntlm)
+    rpc = [r for r in zeek_rows(demo, "dce_rpc") if r["id.orig_h"] == PATIENT_ZERO.ip]
+    assert [r["operation"] for r in rpc if r["endpoint"] == "svcctl"][:3] == [
+        "OpenSCManagerW",
+        "CreateServiceW",
+        "StartServiceW",
+    ]
     spam = [s for s in zeek_rows(demo, "smtp") if s["id.orig_h"] == PATIENT_ZERO.ip]
     assert len({s["id.resp_h"] for s in spam}) >= 60
     assert all(s["id.resp_p"] == "25" and in_test_net(s["id.resp_h"]) for s in spam)

@@ -152,6 +152,15 @@ def infection(t: Traffic) -> None:
     )
     t.smb_mapping(jst(10, 25, 4.95), copy, ws, FILE_SERVER.ip, r"\\FS-01\ADMIN$")
     t.smb_mapping(jst(10, 25, 9.6), copy, ws, FILE_SERVER.ip, r"\\FS-01\IPC$", "IPC")
+    t.dce_rpc(
+        jst(10, 25, 9.7),
+        copy,
+        ws,
+        FILE_SERVER.ip,
+        r"\pipe\svcctl",
+        "svcctl",
+        ("OpenSCManagerW", "CreateServiceW", "StartServiceW", "CloseServiceHandle"),
+    )
     for s in spam():
         domain = s.rcpt_to.split("@", 1)[1]
         t.dns(s.at - timedelta(seconds=1), ws, domain, [f"mx.{domain}"], qtype="MX")

@@ -179,6 +179,31 @@ def _workday(t: Traffic, ws: Host) -> None:
             t.smb_mapping(
                 now + timedelta(milliseconds=20), uid, ws.ip, FILE_SERVER.ip, r"\\FS-01\share"
             )
+        elif rng.random() < 0.3:
+            # Group policy and name lookups ask the DC over named pipes.
+            uid = t.conn(
+                now,
+                ws.ip,
+                DC.ip,
+                445,
+                "tcp",
+                "smb,dce_rpc,krb",
+                rng.uniform(0.05, 2),
+                rng.randrange(3000, 9000),
+                rng.randrange(3000, 12000),
+            )
+            t.smb_mapping(
+                now + timedelta(milliseconds=5), uid, ws.ip, DC.ip, r"\\DC-01\IPC$", "IPC"
+            )
+            t.dce_rpc(
+                now + timedelta(milliseconds=9),
+                uid,
+                ws.ip,
+                DC.ip,
+                r"\pipe\lsass",
+                "lsarpc",
+                ("LsarOpenPolicy2", "LsarLookupSids2", "LsarClose"),
+            )
         else:
             t.dns(
                 now,

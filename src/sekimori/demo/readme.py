@@ -64,7 +64,7 @@ FOLDERS = "\n".join(
         "| `endpoint/<HOST>/` | Sysmon (1, 3, 7, 11, 13, 22), Security (4624, 4625, 4663, "
         "4672, 4688 on servers, 4697, 4776), System (7045), PowerShell (4104) | evtx JSON "
         "lines (`evtx_dump -o jsonl` shape) |",
-        "| `zeek/` | conn, dns, http, ssl, files, smtp, smb_mapping, ntlm | Zeek TSV |",
+        "| `zeek/` | conn, dns, http, ssl, files, smtp, smb_mapping, ntlm, dce_rpc | Zeek TSV |",
         "| `intel/` | `feodo.csv` (Feodo Tracker C&C blocklist), `urlhaus.csv` (URLhaus "
         "dump) | abuse.ch CSV |",
     )

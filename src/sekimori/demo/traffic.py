@@ -17,7 +17,7 @@ from sekimori.demo.company import AD_DNS_DOMAIN, DC
 from sekimori.demo.rng import DemoRandom
 from sekimori.demo.zeek_log import ZeekLog, conn_row
 
-LOG_NAMES = ("conn", "dns", "http", "ssl", "files", "smtp", "smb_mapping", "ntlm")
+LOG_NAMES = ("conn", "dns", "http", "ssl", "files", "smtp", "smb_mapping", "ntlm", "dce_rpc")
 QTYPES = {"A": 1, "MX": 15, "AAAA": 28, "SRV": 33, "PTR": 12}
 CIPHER = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
 
@@ -305,6 +305,33 @@ class Traffic:
                 "share_type": "DISK" if service == "DISK" else "PIPE",
             }
         )
+
+    def dce_rpc(
+        self,
+        ts: datetime,
+        uid: str,
+        client: str,
+        server: str,
+        pipe: str,
+        endpoint: str,
+        operations: Sequence[str],
+    ) -> None:
+        """DCE/RPC calls over a named pipe of the SMB connection ``uid``, 10 ms apart."""
+        for i, operation in enumerate(operations):
+            self.logs["dce_rpc"].add_row(
+                {
+                    "ts": ts + timedelta(milliseconds=10 * i),
+                    "uid": uid,
+                    "id.orig_h": client,
+                    "id.orig_p": self.ports[uid],
+                    "id.resp_h": server,
+                    "id.resp_p": 445,
+                    "rtt": self.rng.uniform(0.0003, 0.002),
+                    "named_pipe": pipe,
+                    "endpoint": endpoint,
+                    "operation": operation,
+                }
+            )
 
     def ntlm(
         self,

@@ -169,6 +169,13 @@ SCHEMAS: dict[str, list[tuple[str, str]]] = {
         ("native_file_system", "string"),
         ("share_type", "string"),
     ],
+    "dce_rpc": [
+        *_ID,
+        ("rtt", "interval"),
+        ("named_pipe", "string"),
+        ("endpoint", "string"),
+        ("operation", "string"),
+    ],
     "ntlm": [
         *_ID,
         ("username", "string"),
