@@ -12,7 +12,7 @@ the fields they read, on the matched rows only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -21,7 +21,6 @@ from sekimori.detect.sigma.compiler import CompiledRule
 from sekimori.detect.sigma.fields import (
     CANONICAL_PREFIX,
     KEYWORD_COLUMN,
-    LOWER_PREFIX,
     ROW_COLUMN,
     FieldResolver,
     column_name,
@@ -84,15 +83,32 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
     return tuple(out)
 
 
+def _text_columns(schema: Mapping[str, pl.DataType]) -> list[str]:
+    return [
+        name
+        for name, dtype in schema.items()
+        if dtype == pl.String and not name.startswith(("__sigma", ROW_COLUMN))
+    ]
+
+
+def _columns(resolver: FieldResolver, group: RuleGroup) -> list[str]:
+    """The batch columns a group reads: its fields' candidates, all text for keywords."""
+    wanted: dict[str, None] = {ROW_COLUMN: None}
+    fieldmap = group.variant.fieldmap
+    for fname in sorted(group.needs.raw):
+        for col in resolver.columns(fname, fieldmap):
+            wanted.setdefault(col)
+    if group.needs.keywords:
+        for col in _text_columns(resolver.schema):
+            wanted.setdefault(col)
+    return list(wanted)
+
+
 def _prepare(sub: pl.DataFrame, resolver: FieldResolver, group: RuleGroup) -> pl.DataFrame:
     fieldmap = group.variant.fieldmap
     raw = [resolver.expr(f, fieldmap).alias(column_name(f)) for f in sorted(group.needs.raw)]
     if group.needs.keywords:
-        texts = [
-            pl.col(name)
-            for name, dtype in resolver.schema.items()
-            if dtype == pl.String and not name.startswith(("__sigma", ROW_COLUMN))
-        ]
+        texts = [pl.col(name) for name in _text_columns(resolver.schema)]
         keyword = (
             pl.concat_str(texts, separator="\n", ignore_nulls=True)
             if texts
@@ -119,16 +135,22 @@ def _explain(rule: CompiledRule, rows: pl.DataFrame) -> tuple[tuple[str, ...], .
 
 
 def evaluate(frame: pl.DataFrame, groups: Sequence[RuleGroup]) -> list[Match]:
-    """Every rule match in ``frame``, with the matched rows and their explanation."""
-    if frame.height == 0:
+    """Every rule match in ``frame``, with the matched rows and their explanation.
+
+    The variant masks are computed in one pass; each group then reads only the
+    columns its rules need; matched rows are gathered whole from ``frame``.
+    """
+    if frame.height == 0 or not groups:
         return []
     frame = frame.with_row_index(ROW_COLUMN)
     resolver = FieldResolver(frame.schema)
+    masks = frame.select([g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(groups)])
+    present = masks.select(pl.all().any()).row(0)
     matches: list[Match] = []
-    for group in groups:
-        sub = frame.filter(group.variant.mask(resolver))
-        if sub.height == 0:
+    for i, group in enumerate(groups):
+        if not present[i]:
             continue
+        sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])
         sub = _prepare(sub, resolver, group)
         hits = sub.select([rule.expr.alias(rule.key) for rule in group.rules])
         fired = hits.select(pl.all().any()).row(0, named=True)
@@ -136,16 +158,14 @@ def evaluate(frame: pl.DataFrame, groups: Sequence[RuleGroup]) -> list[Match]:
             if not fired[rule.key]:
                 continue
             matched = sub.filter(hits[rule.key])
-            keep = [
-                c
-                for c in matched.columns
-                if not c.startswith((LOWER_PREFIX, KEYWORD_COLUMN, ROW_COLUMN))
-            ]
+            ids = matched[ROW_COLUMN]
+            canonical = matched.select([column_name(f) for f in sorted(rule.needs.raw)])
+            rows = frame[ids.to_list()].drop(ROW_COLUMN).hstack(canonical)
             matches.append(
                 Match(
                     rule=rule,
-                    rows=matched.select(keep),
-                    row_ids=tuple(matched[ROW_COLUMN].to_list()),
+                    rows=rows,
+                    row_ids=tuple(ids.to_list()),
                     selections=_explain(rule, matched),
                 )
             )
