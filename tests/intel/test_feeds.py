@@ -62,3 +62,13 @@ def test_explicit_format_and_unknown_format() -> None:
     assert parse_feed("192.0.2.1\n", "x", "text").indicators[0].value == "192.0.2.1"
     with pytest.raises(IntelError):
         reader_for("nope")
+
+
+def test_feodo_text_list_with_its_banner_is_plain(tmp_path: Path) -> None:
+    text = tmp_path / "ipblocklist.txt"
+    text.write_text(
+        "#####\n# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (Recommended)\n#####\n192.0.2.10\n"
+    )
+    result = read_feed(text)
+    assert result.report.format == "plain"
+    assert [i.value for i in result.indicators] == ["192.0.2.10"]

@@ -465,17 +465,38 @@ class BeaconDetector(Detector):
         """Score every pair with enough connections; report those above the threshold."""
         if not state.parts or state.start is None or state.end is None:
             return []
-        pairs = merge_parts(state.parts)
-        state.parts = []
-        inside = pairs
-        sources = inside.group_by("tenant").agg(pl.col("src").n_unique().alias("sources"))
-        spread = inside.group_by(["tenant", "kind", "dst"]).agg(
+        parts, state.parts = state.parts, []
+        key = pl.struct(_PAIR_KEYS).hash(seed=7).alias("key")
+        keyed = [p.with_columns(key) for p in parts]
+        # grouping on one 64-bit hash of the pair is much cheaper than on four strings
+        counts = (
+            pl.concat(
+                [p.select("key", *_PAIR_KEYS, pl.col("ts").list.len().alias("n")) for p in keyed]
+            )
+            .group_by("key")
+            .agg(pl.col(_PAIR_KEYS).first(), pl.col("n").sum())
+        )
+        sources = counts.group_by("tenant").agg(pl.col("src").n_unique().alias("sources"))
+        spread = counts.group_by(["tenant", "kind", "dst"]).agg(
             pl.col("src").n_unique().alias("contacts")
+        )
+        # only pairs that can reach min_connections get their lists merged
+        busy = counts.filter(pl.col("n") >= self.settings.min_connections).select("key")
+        pairs = merge_parts([p.join(busy, on="key", how="semi").drop("key") for p in keyed])
+        threshold = self.settings.prevalence_threshold
+        share = pl.col("contacts") / pl.col("sources")
+        weight = (
+            pl.when((pl.col("sources") < MIN_HOSTS_FOR_PREVALENCE) | (share <= threshold))
+            .then(1.0)
+            .otherwise((1.0 - (share - threshold) / max(1e-9, 1.0 - threshold)).clip(0.0, 1.0))
         )
         candidates = (
             pairs.filter(pl.col("ts").list.n_unique() >= self.settings.min_connections)
             .join(spread, on=["tenant", "kind", "dst"], how="left")
             .join(sources, on="tenant", how="left")
+            .with_columns(share.alias("share"), weight.alias("weight"))
+            # a pair whose weight keeps even a perfect score under the threshold is not scored
+            .filter(pl.col("weight") >= self.settings.score_threshold)
         )
         findings = []
         for row in candidates.iter_rows(named=True):
@@ -483,15 +504,11 @@ class BeaconDetector(Detector):
             result = score_pair(row["ts"], sizes or None, state.start, state.end)
             if result is None:
                 continue
-            contacts, total = row["contacts"] or 0, row["sources"] or 0
-            share = contacts / total if total else 0.0
-            weight = 1.0
-            if total >= MIN_HOSTS_FOR_PREVALENCE:
-                weight = prevalence_weight(share, self.settings.prevalence_threshold)
-            final = round(result.score * weight, 3)
+            share_value, weight_value = float(row["share"]), float(row["weight"])
+            final = round(result.score * weight_value, 3)
             if final < self.settings.score_threshold:
                 continue
-            findings.append(self._finding(row, result, final, share, weight))
+            findings.append(self._finding(row, result, final, share_value, weight_value))
         return findings
 
     def _finding(

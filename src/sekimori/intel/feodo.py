@@ -16,7 +16,7 @@ from typing import Any
 
 from sekimori.errors import IntelError
 from sekimori.intel.indicator import Indicator, make, parse_time
-from sekimori.intel.reader import FeedReader, FeedReport, comment_lines, csv_records
+from sekimori.intel.reader import FeedReader, FeedReport, csv_records
 
 CONFIDENCE = 90
 
@@ -60,12 +60,11 @@ class FeodoCsvReader(FeedReader):
     name = "feodo-csv"
 
     def sniff(self, head: str) -> bool:
-        """The banner names Feodo Tracker, or the header has ``dst_ip``/``DstIP``."""
-        banner = " ".join(comment_lines(head)).lower()
-        if "feodo" in banner and "{" not in head[:1]:
-            return True
+        """The header (a row or the last comment) names ``dst_ip``/``DstIP`` and ``malware``."""
+        # the banner alone is not enough: ipblocklist.txt has it too and is a plain list
         lowered = head.lower()
-        return "dst_ip" in lowered and "malware" in lowered and not head.lstrip().startswith("[")
+        columns = ("dst_ip" in lowered or "dstip" in lowered) and "malware" in lowered
+        return columns and not head.lstrip().startswith(("[", "{"))
 
     def parse(self, text: str, source: str, report: FeedReport) -> Iterator[Indicator]:
         """One C&C indicator per row."""

@@ -19,6 +19,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _V4_PATTERN = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 
+# Columns longer than this are tested per distinct value.
+DISTINCT_FIRST = 4096
+
 RFC1918: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("10.0.0.0/8"),
     ipaddress.ip_network("172.16.0.0/12"),
@@ -112,19 +115,31 @@ class IpRanges:
         return any(network.overlaps(n) for n in self.networks if n.version == network.version)
 
     def mask(self, values: pl.Series) -> pl.Series:
-        """Boolean column: which of ``values`` (IP text) fall in the networks (nulls: False)."""
+        """Boolean column: which of ``values`` (IP text) fall in the networks (nulls: False).
+
+        Logs repeat addresses a lot, so long columns are tested once per
+        distinct value and the answer is spread back with a hash lookup.
+        """
         if not self.networks or values.len() == 0:
             return pl.Series(values.name, [False] * values.len(), dtype=pl.Boolean)
         text = values.cast(pl.String)
+        if text.len() > DISTINCT_FIRST:
+            distinct = text.drop_nulls().unique()
+            if distinct.len() * 2 < text.len():
+                inside = distinct.filter(self._mask(distinct))
+                return text.is_in(inside.implode()).fill_null(False).alias(values.name)
+        return self._mask(text).alias(values.name)
+
+    def _mask(self, text: pl.Series) -> pl.Series:
         numbers = text.to_frame("ip").select(ipv4_int(pl.col("ip"))).to_series()
-        result = pl.Series(values.name, [False] * values.len(), dtype=pl.Boolean)
+        result = pl.Series(text.name, [False] * text.len(), dtype=pl.Boolean)
         if self._v4:
             starts = pl.Series([s for s, _ in self._v4], dtype=pl.UInt32)
             ends = pl.Series([e for _, e in self._v4], dtype=pl.UInt32)
             position = starts.search_sorted(numbers.fill_null(0), side="right").cast(pl.Int64) - 1
             safe = position.clip(0, len(ends) - 1)
             inside = (position >= 0) & (numbers <= ends.gather(safe)) & numbers.is_not_null()
-            result = inside.fill_null(False).alias(values.name)
+            result = inside.fill_null(False).alias(text.name)
         if self._v6 or any(n.version == 4 for n in self.networks):
             others = text.filter(numbers.is_null() & text.is_not_null()).unique()
             hits = [v for v in others.to_list() if ":" in v and self.contains(v)]

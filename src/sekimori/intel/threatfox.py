@@ -17,7 +17,7 @@ from typing import Any
 
 from sekimori.errors import IntelError
 from sekimori.intel.indicator import Indicator, make, parse_time
-from sekimori.intel.reader import FeedReader, FeedReport, comment_lines, csv_records
+from sekimori.intel.reader import FeedReader, FeedReport, csv_records
 
 _KINDS = {
     "ip:port": "ip",
@@ -108,12 +108,11 @@ class ThreatFoxCsvReader(FeedReader):
     name = "threatfox-csv"
 
     def sniff(self, head: str) -> bool:
-        """The banner names ThreatFox, or the header has ``ioc_value`` and ``ioc_type``."""
-        banner = " ".join(comment_lines(head)).lower()
+        """The header has ``ioc_value`` and ``ioc_type`` (ThreatFox's text lists are plain)."""
         lowered = head.lower()
         if head.lstrip().startswith(("{", "[")):
             return False
-        return "threatfox" in banner or ("ioc_value" in lowered and "ioc_type" in lowered)
+        return "ioc_value" in lowered and "ioc_type" in lowered
 
     def parse(self, text: str, source: str, report: FeedReport) -> Iterator[Indicator]:
         """One indicator per row."""
