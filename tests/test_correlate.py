@@ -90,3 +90,27 @@ def test_network_findings_fold_into_the_machine_of_their_address() -> None:
     incident = result.incidents[0]
     assert incident.host_name == "WS-07.corp.sekimori-demo.example"
     assert "10.1.10.57" in incident.host_ips
+
+
+def test_a_lure_joins_the_incident_of_its_recipients_workstation() -> None:
+    directory = HostDirectory()
+    directory.learn_user("CORP\\tanaka", "WS-07.corp.sekimori-demo.example")
+    lure = Finding(
+        timestamp=T0,
+        host_name="mail-gateway",
+        user_name="tanaka@sekimori-demo.example",
+        rule_id="office.vba_autoexec",
+        rule_name="Macro runs on open",
+        ruleset="sekimori-mail",
+        severity=Severity.HIGH,
+        stage=Stage.DELIVERY,
+        dataset="email",
+    )
+    unknown = Finding(**{**{s: getattr(lure, s) for s in lure.__slots__}, "user_name": "x@y.z"})  # type: ignore[arg-type]
+    macro = f("WS-07.corp.sekimori-demo.example", "macro", Severity.HIGH, Stage.EXECUTION, 3)
+    result = correlate([lure, unknown, macro], directory)
+    hosts = {i.host_name: i for i in result.incidents}
+    assert set(hosts) == {"WS-07.corp.sekimori-demo.example", "mail-gateway"}
+    ws07 = hosts["WS-07.corp.sekimori-demo.example"]
+    assert ws07.stages == (Stage.DELIVERY, Stage.EXECUTION)
+    assert hosts["mail-gateway"].finding_count == 1

@@ -86,6 +86,20 @@ def summarize(host: str, findings: list[Finding], stages: tuple[Stage, ...]) -> 
     )
 
 
+def machine_key(finding: Finding, directory: HostDirectory) -> str:
+    """The machine a finding belongs to.
+
+    A mail finding belongs to the workstation of its recipient when the hunt
+    saw where that person works; any other finding to the machine it names
+    (an address folded into the machine that uses it).
+    """
+    if finding.dataset == "email" and finding.user_name:
+        machine = directory.machine_of_user(finding.user_name)
+        if machine:
+            return machine
+    return directory.canonical(finding.host_name)
+
+
 def correlate(findings: Iterable[Finding], directory: HostDirectory | None = None) -> Correlated:
     """Group findings per tenant + machine into incidents, worst first.
 
@@ -95,13 +109,17 @@ def correlate(findings: Iterable[Finding], directory: HostDirectory | None = Non
     directory = directory or HostDirectory()
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
-        groups.setdefault((f.tenant, directory.canonical(f.host_name)), []).append(f)
+        groups.setdefault((f.tenant, machine_key(f, directory)), []).append(f)
 
     incidents: list[Incident] = []
     incident_of: dict[str, str] = {}
     for (tenant, key), members in groups.items():
         members.sort(key=lambda f: f.timestamp)
-        names = [f.host_name for f in members if not is_ip(f.host_name)]
+        names = [
+            f.host_name
+            for f in members
+            if not is_ip(f.host_name) and directory.canonical(f.host_name) == key
+        ]
         host = max(names, key=len) if names else directory.display(key)
         stages = tuple(
             sorted(
