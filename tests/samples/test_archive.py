@@ -15,6 +15,7 @@ from sekimori.samples.archive import (
     build_7z,
     build_gzip,
     build_nested_zip,
+    build_padded_zip,
     build_zip,
     build_zip_bomb,
     crc32_combine,
@@ -146,3 +147,20 @@ def test_crc32_of_zeros(size: int) -> None:
 
 def test_crc32_combine() -> None:
     assert crc32_combine(zlib.crc32(b"abc"), zlib.crc32(b"defgh"), 5) == zlib.crc32(b"abcdefgh")
+
+
+def test_padded_zip() -> None:
+    doc = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 40
+    data = build_padded_zip("請求書.doc", doc, 500 * 1024**2)
+    assert len(data) < 1024**2
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        (info,) = archive.infolist()
+        assert info.file_size == 500 * 1024**2
+        with archive.open(info) as stream:
+            assert stream.read(len(doc) + 10) == doc + bytes(10)
+    small = build_padded_zip("a.doc", doc, len(doc) + 5000)
+    with zipfile.ZipFile(io.BytesIO(small)) as archive:
+        assert archive.testzip() is None
+        assert archive.read("a.doc") == doc + bytes(5000)
+    with pytest.raises(SampleError):
+        build_padded_zip("a.doc", doc, 10)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -249,3 +250,16 @@ def test_any_japanese_subject_and_file_name_round_trip(
     message = _parse(raw)
     assert message["Subject"] == subject
     assert list(_attachments(message)) == [name + ".zip"]
+
+
+def test_emotet_padded_doc_mail() -> None:
+    raw = mail.emotet_padded_doc_mail()
+    assert len(raw) < 2 * 1024**2
+    ((_name, archive),) = _attachments(_parse(raw)).items()
+    with zipfile.ZipFile(io.BytesIO(archive)) as package:
+        (info,) = package.infolist()
+        assert info.file_size == 500 * 1024**2
+        assert info.filename.endswith(".doc")
+        with package.open(info) as stream:
+            head = stream.read(8)
+    assert head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

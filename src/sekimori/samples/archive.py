@@ -366,6 +366,26 @@ def build_zip_bomb(
     return write_zip([member])
 
 
+def build_padded_zip(name: str, data: bytes, size: int = 500 * 1024**2) -> bytes:
+    """A small zip whose member is ``data`` padded with zero bytes to ``size`` bytes.
+
+    The 2023 Emotet trick: a .doc inflated to about 500 MB so that scanners
+    with a size limit skip it, mailed in a zip of a few hundred kilobytes.
+    ``data`` is deflated and fully flushed (byte-aligned, RFC 1951), the zeros
+    follow as repeated blocks, and the CRC-32 is combined without
+    materializing the padding.
+    """
+    if size < len(data):
+        raise SampleError("padded size smaller than the data")
+    encoded, flags = _encode_name(name, "utf-8")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+    padding = size - len(data)
+    crc = crc32_combine(zlib.crc32(data), crc32_of_zeros(padding), padding)
+    member = ZipMember(encoded, head + _deflated_zeros(padding), size, crc, _DEFLATED, flags)
+    return write_zip([member])
+
+
 def build_nested_zip(
     depth: int,
     inner: bytes = b"detector-test\n",

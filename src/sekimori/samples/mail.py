@@ -11,6 +11,7 @@ some Japanese mailers do, RFC 2047 words in quotes. Lines end with CRLF.
 The scenario helpers build the mails of an Emotet wave and the clean mail of an
 ordinary day: :func:`emotet_invoice_mail`, :func:`reply_hijack_mail`,
 :func:`link_mail`, :func:`emotet_lnk_mail`, :func:`emotet_xlm_mail`,
+:func:`emotet_padded_doc_mail`,
 :func:`clean_ppap_mail`, :func:`ppap_password_mail`,
 :func:`clean_mail`. Every address and link is under ``example.com``,
 ``example.net``, ``.invalid`` or TEST-NET; attached macros are inert.
@@ -35,8 +36,8 @@ from io import BytesIO
 from typing import Literal, cast
 
 from sekimori.samples import SampleError
-from sekimori.samples.archive import build_zip
-from sekimori.samples.office import build_docm, build_xlsx
+from sekimori.samples.archive import build_padded_zip, build_zip
+from sekimori.samples.office import build_doc_with_macros, build_docm, build_xlsx
 from sekimori.samples.shortcut import build_lnk
 from sekimori.samples.xls import build_xls_with_xlm
 
@@ -370,6 +371,28 @@ def emotet_lnk_mail(
         to,
         "請求書の件",
         body,
+        attachments=[("請求書_20261125.zip", archive, MIME_ZIP)],
+        return_path=f"bounce@{domain}",
+        auth_results=auth_results("softfail", "none", "fail", domain),
+        date=date,
+    )
+
+
+def emotet_padded_doc_mail(
+    to: Address = ("経理部 田中", f"tanaka@{INTERNAL_DOMAIN}"),
+    from_: Address = ("株式会社サンプル物産 佐藤", f"sato@{LOOKALIKE_DOMAIN}"),
+    size: int = 500 * 1024**2,
+    date: datetime = DEFAULT_DATE,
+) -> bytes:
+    """The 2023 variant: a zip of a .doc padded with zeros to ``size`` (500 MB by default)."""
+    doc = build_doc_with_macros(text="請求書\nコンテンツの有効化をクリックしてください。")
+    archive = build_padded_zip("請求書_20261125.doc", doc, size)
+    domain = parseaddr(_address(from_, _charset("utf-8")))[1].rpartition("@")[2]
+    return build_mail(
+        from_,
+        to,
+        "Re: 請求書",
+        "請求書を添付いたします。ご確認ください。\n",
         attachments=[("請求書_20261125.zip", archive, MIME_ZIP)],
         return_path=f"bounce@{domain}",
         auth_results=auth_results("softfail", "none", "fail", domain),
