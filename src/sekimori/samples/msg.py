@@ -8,8 +8,8 @@
   attachments, then 16-byte property entries: fixed-size values inline,
   variable-size ones (PtypString, PtypBinary) as a size pointing at a
   ``__substg1.0_IIIITTTT`` stream (2.1.3);
-- one ``__recip_version1.0_#XXXXXXXX`` storage per recipient (2.2.1) and one
-  ``__attach_version1.0_#XXXXXXXX`` storage per attachment (2.2.2, attached
+- one ``__recip_version1.0_#<n>`` storage per recipient (2.2.1) and one
+  ``__attach_version1.0_#<n>`` storage per attachment (2.2.2, attached
   by value, PidTagAttachMethod 1);
 - the ``__nameid_version1.0`` storage (2.2.3) with empty GUID, entry and string
   streams (no named properties).
