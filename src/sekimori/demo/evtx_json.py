@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sekimori.demo.company import AD_DOMAIN, Host, User
+from sekimori.demo.company import AD_DOMAIN, DOMAIN_SID, Host, User
 from sekimori.demo.rng import DemoRandom
 
 SYSTEM_SID = "S-1-5-18"
@@ -177,6 +178,11 @@ def fake_hashes(image: str) -> str:
     sha256 = hashlib.sha256(key).hexdigest().upper()
     imphash = hashlib.md5(b"imp:" + key, usedforsecurity=False).hexdigest().upper()
     return f"MD5={md5},SHA256={sha256},IMPHASH={imphash}"
+
+
+def machine_sid(account: str) -> str:
+    """A stable domain SID for an account known only by name (computer accounts ``WS-01$``)."""
+    return f"{DOMAIN_SID}-{3000 + zlib.crc32(account.encode()) % 5000}"
 
 
 def system_time(at: datetime) -> str:
@@ -482,7 +488,7 @@ class HostLog:
     ) -> None:
         """Security 4624 (and 4672 when the account is privileged)."""
         name = user.account if isinstance(user, User) else user
-        sid = user.sid if isinstance(user, User) else f"S-1-5-21-0-{name}"
+        sid = user.sid if isinstance(user, User) else machine_sid(name)
         process = {
             2: "C:\\Windows\\System32\\svchost.exe",
             11: "C:\\Windows\\System32\\svchost.exe",
