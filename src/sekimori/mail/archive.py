@@ -105,46 +105,65 @@ def analyze_zip(data: bytes, name: str, ctx: ScanContext) -> Analysis:
                 result.unscannable = f"compression ratio {ratio:.0f}:1 (limit {limits.max_ratio}:1)"
                 return result
         encrypted = [i for i in infos if i.flag_bits & 0x1]
+        already: dict[str, bytes] = {}
         if encrypted:
-            password = _find_zip_password(zf, encrypted[0], ctx.passwords)
-            if password is None:
+            limit = min(limits.max_file_size, ctx.room())
+            opened = _find_zip_password(zf, encrypted[0], ctx.passwords, limit)
+            if opened is None:
                 result.hit("archive.encrypted_locked", members=names[:20], tried=len(ctx.passwords))
                 result.unscannable = "encrypted, and no password from the message opens it"
                 result.facts["encrypted"] = True
                 return result
+            password, first = opened
+            if first is not None:
+                already[encrypted[0].filename] = first
             result.facts["encrypted"] = True
             result.facts["password"] = password
             result.hit("archive.password_from_body", password=password)
             zf.setpassword(_encode_password(password)[0])
-        _extract_members(zf, infos, names, result, ctx)
+        _extract_members(zf, infos, names, result, ctx, already)
     return result
 
 
-def _find_zip_password(zf: Any, info: Any, candidates: tuple[str, ...]) -> str | None:
+def _find_zip_password(
+    zf: Any, info: Any, candidates: tuple[str, ...], limit: int
+) -> tuple[str, bytes | None] | None:
+    """The password that opens ``info`` and, when small enough, the member it opened."""
     for candidate in candidates:
         for raw in _encode_password(candidate):
             try:
                 # Read the whole member so that a CRC check catches a lucky check byte.
+                content: bytearray | None = bytearray()
                 with zf.open(info, pwd=raw) as fh:
-                    while fh.read(_CHUNK):
-                        pass
+                    while chunk := fh.read(_CHUNK):
+                        if content is not None:
+                            content += chunk
+                            if len(content) > limit:
+                                content = None
             except (RuntimeError, ValueError, zlib.error, OSError, NotImplementedError):
                 continue
             except zipfile.BadZipFile:
                 continue
             zf.setpassword(raw)
-            return candidate
+            return candidate, bytes(content) if content is not None else None
     return None
 
 
 def _extract_members(
-    zf: Any, infos: list[Any], names: list[str], result: Analysis, ctx: ScanContext
+    zf: Any,
+    infos: list[Any],
+    names: list[str],
+    result: Analysis,
+    ctx: ScanContext,
+    already: dict[str, bytes],
 ) -> None:
     limits = ctx.limits
     for info, member in zip(infos, names, strict=True):
         limit = min(limits.max_file_size, ctx.room())
         try:
-            content = _bounded_read(lambda info=info: zf.open(info), limit)
+            content = already.get(info.filename)
+            if content is None:
+                content = _bounded_read(lambda info=info: zf.open(info), limit)
         except (
             RuntimeError,
             ValueError,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import tempfile
 import zipfile
@@ -277,14 +278,18 @@ def analyze_dde(data: bytes, name: str, ctx: ScanContext) -> Analysis:
     suffix = Path(name).suffix.lower() if name else ""
     if not suffix or len(suffix) > 6 or not suffix[1:].isalnum():
         suffix = ".bin"
-    with tempfile.TemporaryDirectory(prefix="sekimori-dde-") as tmp:
-        path = Path(tmp) / f"document{suffix}"
-        path.write_bytes(data)
-        try:
-            found = str(msodde.process_file(str(path), msodde.FIELD_FILTER_DDE) or "")
-        except Exception as exc:  # msodde fails on files it does not support; that is not DDE
-            log.debug("msodde gave up on %s: %s", name, exc)
-            return result
+    # msodde reads files by path; the copy lives only for the call.
+    fd, tmp = tempfile.mkstemp(prefix="sekimori-dde-", suffix=suffix)
+    path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        found = str(msodde.process_file(str(path), msodde.FIELD_FILTER_DDE) or "")
+    except Exception as exc:  # msodde fails on files it does not support; that is not DDE
+        log.debug("msodde gave up on %s: %s", name, exc)
+        return result
+    finally:
+        path.unlink(missing_ok=True)
     lines = [ln.strip() for ln in found.splitlines() if ln.strip()]
     if lines:
         result.facts["dde"] = lines[:20]

@@ -33,6 +33,16 @@ from sekimori.mail.scan import scan_target, unscannable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PRELOAD = (
+    "sekimori.mail.scan",
+    "oletools.olevba",
+    "oletools.mraptor",
+    "oletools.msodde",
+    "oletools.rtfobj",
+    "pikepdf",
+    "pyzipper",
+    "msoffcrypto",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +104,8 @@ class Sandbox:
     def _pool_locked(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["sekimori.mail.scan"])
+            # Workers fork from a server that has the parsers imported already.
+            context.set_forkserver_preload(list(PRELOAD))
             self._pool = ProcessPoolExecutor(
                 max_workers=self.limits.workers,
                 mp_context=context,
@@ -138,11 +149,12 @@ class Sandbox:
     ) -> Iterator[Outcome]:
         """Run ``func`` over ``jobs`` in the workers, yielding outcomes in job order.
 
-        At most ``workers`` jobs are in flight, so a job's timeout starts when
-        it starts. After a timeout or a crash the pool is rebuilt and the
-        other in-flight jobs are retried once.
+        At most two jobs per worker are in flight, and a job's timeout starts
+        when the job before it has finished. After a timeout or a crash the
+        pool is rebuilt and the other in-flight jobs are retried once.
         """
-        window = max(1, self.limits.workers)
+        # Two jobs per worker keep workers busy while results travel back.
+        window = max(1, 2 * self.limits.workers)
         pending: list[tuple[tuple[Any, ...], Future[Any], int]] = []
         iterator = iter(jobs)
         exhausted = False
