@@ -16,6 +16,7 @@ from oletools.mraptor import MacroRaptor
 from oletools.olevba import VBA_Parser
 
 from sekimori.samples import SampleError, mail
+from sekimori.samples.onenote import carve_embedded_files
 from sekimori.samples.shortcut import parse_lnk
 
 DATE = datetime(2026, 11, 25, 0, 12, tzinfo=UTC)
@@ -263,3 +264,10 @@ def test_emotet_padded_doc_mail() -> None:
         with package.open(info) as stream:
             head = stream.read(8)
     assert head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def test_emotet_onenote_mail() -> None:
+    ((name, data),) = _attachments(_parse(mail.emotet_onenote_mail())).items()
+    assert name.endswith(".one")
+    (embedded,) = carve_embedded_files(data)
+    assert b"WScript.Shell" in embedded

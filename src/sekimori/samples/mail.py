@@ -11,7 +11,7 @@ some Japanese mailers do, RFC 2047 words in quotes. Lines end with CRLF.
 The scenario helpers build the mails of an Emotet wave and the clean mail of an
 ordinary day: :func:`emotet_invoice_mail`, :func:`reply_hijack_mail`,
 :func:`link_mail`, :func:`emotet_lnk_mail`, :func:`emotet_xlm_mail`,
-:func:`emotet_padded_doc_mail`,
+:func:`emotet_padded_doc_mail`, :func:`emotet_onenote_mail`,
 :func:`clean_ppap_mail`, :func:`ppap_password_mail`,
 :func:`clean_mail`. Every address and link is under ``example.com``,
 ``example.net``, ``.invalid`` or TEST-NET; attached macros are inert.
@@ -38,6 +38,7 @@ from typing import Literal, cast
 from sekimori.samples import SampleError
 from sekimori.samples.archive import build_padded_zip, build_zip
 from sekimori.samples.office import build_doc_with_macros, build_docm, build_xlsx
+from sekimori.samples.onenote import build_one
 from sekimori.samples.shortcut import build_lnk
 from sekimori.samples.xls import build_xls_with_xlm
 
@@ -55,6 +56,7 @@ MIME_DOCM = "application/vnd.ms-word.document.macroEnabled.12"
 MIME_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIME_ZIP = "application/zip"
 MIME_XLS = "application/vnd.ms-excel"
+MIME_ONENOTE = "application/onenote"
 
 
 def _charset(name: str) -> Charset:
@@ -396,6 +398,23 @@ def emotet_padded_doc_mail(
         attachments=[("請求書_20261125.zip", archive, MIME_ZIP)],
         return_path=f"bounce@{domain}",
         auth_results=auth_results("softfail", "none", "fail", domain),
+        date=date,
+    )
+
+
+def emotet_onenote_mail(
+    to: Address = ("経理部 田中", f"tanaka@{INTERNAL_DOMAIN}"),
+    from_: Address = ("株式会社サンプル物産 佐藤", f"sato@{LOOKALIKE_DOMAIN}"),
+    date: datetime = DEFAULT_DATE,
+) -> bytes:
+    """The 2023 OneNote variant: a .one attachment embedding an inert .vbs."""
+    return build_mail(
+        from_,
+        to,
+        "請求書送付のお知らせ",
+        "請求書をOneNoteで送付いたします。ファイルを開いてダブルクリックしてください。\n",
+        attachments=[("請求書_1125.one", build_one(), MIME_ONENOTE)],
+        auth_results=auth_results("softfail", "none", "fail", LOOKALIKE_DOMAIN),
         date=date,
     )
 
