@@ -126,12 +126,6 @@ MAIL_SERVER = Host("MAIL-01", "10.1.0.25", "mail-server")
 BACKUP_SERVER = Host("BK-01", "10.1.0.30", "backup-server")
 SERVERS: tuple[Host, ...] = (DC, FILE_SERVER, MAIL_SERVER, BACKUP_SERVER)
 HOSTS: tuple[Host, ...] = WORKSTATIONS + SERVERS
-GATEWAY_IP = "10.1.0.1"
 
 PATIENT_ZERO = next(h for h in WORKSTATIONS if h.user is not None and h.user.account == "tanaka")
 VICTIM = PATIENT_ZERO.user if PATIENT_ZERO.user is not None else _user("tanaka")
-
-
-def host_by_name(name: str) -> Host:
-    """The machine called ``name``."""
-    return next(h for h in HOSTS if h.name == name)

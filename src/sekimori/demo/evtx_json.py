@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +68,6 @@ POWERSHELL = Channel(
     "0x0",
     5,
 )
-CHANNELS: tuple[Channel, ...] = (SYSMON, SECURITY, SYSTEM, POWERSHELL)
 
 _SYSMON_VERSION = {1: 5, 3: 5, 7: 3, 11: 2, 13: 2, 22: 5}
 _SECURITY_TASK = {
@@ -734,9 +732,3 @@ class HostLog:
 
 
 _RECORD_BASE = {"sysmon": 184_201, "security": 1_093_772, "system": 22_418, "powershell": 5_302}
-
-
-def file_names() -> Iterator[tuple[str, str]]:
-    """(channel key, file name) of the files a host's log is written to."""
-    for ch in CHANNELS:
-        yield ch.key, f"{ch.key}.jsonl"

@@ -214,10 +214,6 @@ class ZeekLog:
     path: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, **row: Any) -> None:
-        """Add a row; fields are given by their Zeek names (dots as ``_`` are not used)."""
-        self.rows.append(row)
-
     def add_row(self, row: dict[str, Any]) -> None:
         """Add a row given as a mapping of Zeek field names (``id.orig_h`` …)."""
         self.rows.append(row)
