@@ -120,3 +120,24 @@ def test_garbage_is_a_clean_document_and_not_a_crash() -> None:
     assert result.kind == "document" and result.verdict == Verdict.CLEAN
     truncated = shared_path("office", "oletools-test-data", "oleobj", "embedded-simple-2007.doc")
     assert scan_bytes(truncated.read_bytes()[:3000], "t.doc").verdict is not None
+
+
+@pytest.mark.parametrize(
+    ("builder", "verdict", "expected"),
+    [
+        ("emotet_invoice_mail", "malicious", {"archive.password_from_body", "office.vba_macros"}),
+        ("reply_hijack_mail", "malicious", {"sender.reply_hijack", "office.mraptor_suspicious"}),
+        ("link_mail", "malicious", {"link.text_mismatch", "link.raw_ip", "link.download"}),
+        ("emotet_lnk_mail", "malicious", {"lnk.command", "decode.powershell_encoded"}),
+        ("emotet_xlm_mail", "malicious", {"office.xlm_macros", "office.xlm_execution"}),
+        ("clean_ppap_mail", "clean", {"archive.password_from_body"}),
+        ("ppap_password_mail", "clean", set()),
+        ("clean_mail", "clean", set()),
+    ],
+)
+def test_sample_scenarios(builder: str, verdict: str, expected: set[str]) -> None:
+    from sekimori.samples import mail as samples
+
+    result = scan_bytes(getattr(samples, builder)(), f"{builder}.eml")
+    assert result.verdict.value == verdict
+    assert expected <= reason_ids(result)

@@ -51,3 +51,14 @@ def test_lookalike_of_recipient_domain() -> None:
     raw = mail("x", sender="Sato <sato@examp1e.jp>", to="tanaka@example.jp")
     assert "sender.lookalike_domain" in ids(raw)
     assert "sender.lookalike_domain" not in ids(mail("x"))
+
+
+def test_colleague_name_borrowed_from_the_quoted_thread() -> None:
+    from sekimori.samples import mail as samples
+
+    result = analyze_sender(parse_message(samples.reply_hijack_mail()))
+    spoof = [h for h in result.hits if h.id == "sender.display_name_spoof"]
+    assert spoof and spoof[0].evidence["imitates"] == "鈴木 花子"
+    quoted = "ok\n\nFrom: 佐藤 一郎 <sato@example.jp>\nSent: Monday\n"
+    raw = mail(quoted, sender="佐藤 一郎 <sato@other.example.net>", subject="見積")
+    assert "sender.display_name_spoof" in ids(raw)

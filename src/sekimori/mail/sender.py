@@ -109,7 +109,50 @@ def analyze_sender(msg: ParsedMessage, internal_domains: Sequence[str] = ()) -> 
                 result.hit("sender.lookalike_domain", sender=from_domain, imitates=domain)
     if outside and internal and _REPLY_RE.match(msg.subject):
         _reply_hijack(msg, internal, from_domain, result)
+    if outside and "sender.display_name_spoof" not in {h.id for h in result.hits}:
+        colleague = _quoted_colleague(msg, internal)
+        if colleague is not None:
+            result.hit(
+                "sender.display_name_spoof",
+                display_name=sender.name,
+                address=sender.address,
+                imitates=colleague,
+            )
     return result
+
+
+_QUOTED_SENDER = re.compile(
+    r"(?im)^[>\s]*(?:from|差出人|送信者)\s*[:：]\s*\"?([^\"<\n]+?)\"?\s*<([^>\s]+@[^>\s]+)>"
+)
+_QUOTED_AUTHOR = re.compile(
+    r"(?im)^[>\s]*(?:on\s.{5,80}?,\s*(.+?)|(.+?)\s*さんは書きました)\s*(?:<[^>\n]*>)?\s*(?:wrote)?\s*[:：]\s*$"
+)
+
+
+def _quoted_colleague(msg: ParsedMessage, internal: set[str]) -> str | None:
+    """The internal colleague whose quoted display name the outside sender borrowed.
+
+    A quoted ``From: name <address>`` at an internal domain counts; so does an
+    attribution line (``On …, name wrote:``) when the thread itself is internal.
+    """
+    if msg.sender is None:
+        return None
+    name = re.sub(r"\s+", "", msg.sender.name)
+    if len(name) < 2:
+        return None
+    for shown, address in _QUOTED_SENDER.findall(msg.text):
+        domain = registrable_domain(address.rpartition("@")[2])
+        if domain in internal and re.sub(r"\s+", "", shown) == name:
+            return str(address).lower()
+    thread = {
+        registrable_domain(d)
+        for d in _MSGID_DOMAIN_RE.findall(f"{msg.in_reply_to} {msg.references}")
+    }
+    if thread & internal:
+        for english, japanese in _QUOTED_AUTHOR.findall(msg.text):
+            if re.sub(r"\s+", "", english or japanese) == name:
+                return str(english or japanese).strip()
+    return None
 
 
 def _reply_hijack(
