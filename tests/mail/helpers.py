@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from email.message import EmailMessage
 
 import pyzipper
+from extract_msg.ole_writer import OleWriter
 
 CONTENT_TYPES_XLSX = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -76,3 +78,56 @@ def mail(
     for name, data in (attachments or {}).items():
         msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
     return msg.as_bytes()
+
+
+def prop_entry(tag: int, ptype: int, flags: int, value8: bytes) -> bytes:
+    """One 16-byte MS-OXMSG property entry."""
+    return struct.pack("<HHI", ptype, tag, flags) + value8
+
+
+def u(text: str) -> bytes:
+    return text.encode("utf-16-le")
+
+
+def build_msg(
+    subject: str, body: str, sender: str, to: str, attachments: list[tuple[str, bytes]]
+) -> bytes:
+    """A minimal Outlook .msg (MS-OXMSG) with Unicode string properties and attachments."""
+    w = OleWriter()
+    strings = {
+        0x0037: subject,
+        0x1000: body,
+        0x0C1F: sender,
+        0x0E04: to,
+        0x0C1A: "Sender",
+        0x001A: "IPM.Note",
+        0x007D: f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n",
+    }
+    props = b"\0" * 8 + struct.pack("<IIII", 1, len(attachments), 1, len(attachments)) + b"\0" * 8
+    for tag, text in strings.items():
+        w.addEntry(f"__substg1.0_{tag:04X}001F", u(text))
+        props += prop_entry(tag, 0x001F, 6, struct.pack("<II", len(u(text)) + 2, 0))
+    w.addEntry("__properties_version1.0", props)
+    w.addEntry("__nameid_version1.0", storage=True)
+    for stream in ("00020102", "00030102", "00040102"):
+        w.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+    w.addEntry("__recip_version1.0_#00000000", storage=True)
+    w.addEntry("__recip_version1.0_#00000000/__substg1.0_3003001F", u(to))
+    w.addEntry("__recip_version1.0_#00000000/__substg1.0_3001001F", u(to))
+    rprops = b"\0" * 8 + prop_entry(0x0C15, 0x0003, 6, struct.pack("<II", 1, 0))
+    w.addEntry("__recip_version1.0_#00000000/__properties_version1.0", rprops)
+    for i, (name, data) in enumerate(attachments):
+        base = f"__attach_version1.0_#{i:08X}"
+        w.addEntry(base, storage=True)
+        w.addEntry(f"{base}/__substg1.0_37010102", data)
+        w.addEntry(f"{base}/__substg1.0_3707001F", u(name))
+        w.addEntry(f"{base}/__substg1.0_3704001F", u(name))
+        aprops = (
+            b"\0" * 8
+            + prop_entry(0x3705, 0x0003, 6, struct.pack("<II", 1, 0))
+            + prop_entry(0x3701, 0x0102, 6, struct.pack("<II", len(data), 0))
+        )
+        w.addEntry(f"{base}/__properties_version1.0", aprops)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()

@@ -136,3 +136,21 @@ def test_nested_message_becomes_attachment() -> None:
     msg = parse_message(raw)
     assert msg.text.strip() == "outer body"
     assert len(msg.attachments) == 1 and b"inner body" in msg.attachments[0].data
+
+
+def test_outlook_msg() -> None:
+    from sekimori.mail.filetype import sniff
+    from sekimori.mail.mime import parse_msg
+    from tests.mail.helpers import build_msg
+
+    attachment = ("請求書.xlsx", b"PK\x05\x06" + b"\0" * 18)
+    data = build_msg("請求書", "添付をご確認ください。", "sato@examp1e.invalid", "tanaka@example.jp",
+                     [attachment])  # fmt: skip
+    assert sniff(data, "mail.bin") == "outlook"
+    msg = parse_msg(data)
+    assert msg.subject == "請求書" and msg.sender is not None
+    assert msg.sender.address == "sato@examp1e.invalid"
+    assert [a.name for a in msg.attachments] == ["請求書.xlsx"]
+    assert "添付をご確認ください" in msg.text
+    with pytest.raises(MailError):
+        parse_msg(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)

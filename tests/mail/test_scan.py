@@ -141,3 +141,16 @@ def test_sample_scenarios(builder: str, verdict: str, expected: set[str]) -> Non
     result = scan_bytes(getattr(samples, builder)(), f"{builder}.eml")
     assert result.verdict.value == verdict
     assert expected <= reason_ids(result)
+
+
+def test_outlook_msg_with_macro_document() -> None:
+    from sekimori.samples.office import build_docm
+    from tests.mail.helpers import build_msg
+
+    data = build_msg(
+        "請求書", "ご確認ください。", "sato@examp1e.invalid", "tanaka@example.jp",
+        [("請求書.docm", build_docm())],
+    )  # fmt: skip
+    result = scan_bytes(data, "invoice.msg")
+    assert result.kind == "message" and result.verdict == Verdict.MALICIOUS
+    assert "office.mraptor_suspicious" in reason_ids(result)
