@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -357,3 +358,55 @@ def infected_rows(
                 "rcptto": [f"user{i}@example.net"],
             }
         )
+
+
+def write_zeek_tsv(batch: EventBatch, folder: Path) -> Path:
+    """``batch`` as a Zeek ASCII log (``<log>.log``): ts and uid, then the raw columns."""
+    log = batch.dataset.split(".", 1)[1]
+    prefix = f"zeek.{log}."
+    frame = batch.frame
+    id_name = "fuid" if log == "files" else "uid"
+    seconds = frame["@timestamp"].dt.epoch("us") / 1_000_000
+    names = ["ts", id_name]
+    types = ["time", "string"]
+    cells = [
+        seconds.map_elements(lambda v: f"{v:.6f}", return_dtype=pl.String),
+        frame["event.id"].cast(pl.String),
+    ]
+    for column in frame.columns:
+        if not column.startswith(prefix) or column[len(prefix) :] in ("ts", id_name):
+            continue
+        dtype = frame.schema[column]
+        series = frame[column]
+        if isinstance(dtype, pl.List):
+            kind, text = "vector[string]", series.cast(pl.List(pl.String)).list.join(",")
+        elif dtype == pl.Boolean:
+            kind = "bool"
+            text = series.map_elements(lambda v: "T" if v else "F", return_dtype=pl.String)
+        elif dtype.is_integer():
+            kind, text = ("port" if column.endswith("_p") else "count"), series.cast(pl.String)
+        elif dtype.is_float():
+            kind, text = "interval", series.cast(pl.String)
+        else:
+            kind = "addr" if column.endswith("_h") else "string"
+            text = series.cast(pl.String)
+        names.append(column[len(prefix) :])
+        types.append(kind)
+        cells.append(text)
+    path = folder / f"{log}.log"
+    header = [
+        "#separator \\x09",
+        "#set_separator\t,",
+        "#empty_field\t(empty)",
+        "#unset_field\t-",
+        f"#path\t{log}",
+        "#open\t2026-11-20-00-00-00",
+        "#fields\t" + "\t".join(names),
+        "#types\t" + "\t".join(types),
+    ]
+    body = pl.DataFrame({str(i): c.fill_null("-") for i, c in enumerate(cells)})
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("\n".join(header) + "\n")
+        body.write_csv(fh, separator="\t", include_header=False, quote_style="never")
+        fh.write("#close\t2026-11-21-00-00-00\n")
+    return path

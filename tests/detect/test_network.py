@@ -78,3 +78,42 @@ def test_unreadable_feed_is_an_intel_error(tmp_path: Path) -> None:
     bad.write_text('{"not": "a feed"}')
     with pytest.raises(IntelError):
         load_index([bad])
+
+
+def test_hunt_over_zeek_logs_names_the_infected_host(tmp_path: Path) -> None:
+    from sekimori.pipeline import HuntOptions, run_hunt
+    from sekimori.sources import SOURCES
+    from tests.conftest import missing
+    from tests.detect.netframes import write_zeek_tsv
+
+    if "zeek" not in SOURCES:
+        missing("the Zeek source is not registered")
+    folder = tmp_path / "zeek"
+    folder.mkdir()
+    for batch in office_day(hosts=60):
+        write_zeek_tsv(batch, folder)
+    site = tmp_path / "site.toml"
+    site.write_text(SITE_TOML)
+    options = HuntOptions(
+        use_default_rules=False,
+        intel_files=[INTEL / "feodo.csv", INTEL / "urlhaus.csv"],
+        config_file=site,
+    )
+    result = run_hunt([folder], options)
+    assert all(r.error is None for r in result.reports), [r.error for r in result.reports]
+    rules = {f.rule_id for f in result.findings if f.host_name == INFECTED}
+    assert {
+        "intel.ip",
+        "intel.url",
+        "beacon.ip",
+        "lateral.smb_sweep",
+        "bruteforce.auth",
+        "spam.smtp_fanout",
+        "download.executable",
+    } <= rules
+    others = [
+        f
+        for f in result.findings
+        if f.host_name != INFECTED and f.severity.rank > Severity.LOW.rank
+    ]
+    assert others == []
