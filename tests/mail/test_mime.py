@@ -144,8 +144,8 @@ def test_outlook_msg() -> None:
     from tests.mail.helpers import build_msg
 
     attachment = ("請求書.xlsx", b"PK\x05\x06" + b"\0" * 18)
-    data = build_msg("請求書", "添付をご確認ください。", "sato@examp1e.invalid", "tanaka@example.jp",
-                     [attachment])  # fmt: skip
+    body = "添付をご確認ください。"
+    data = build_msg("請求書", body, "sato@examp1e.invalid", "tanaka@example.jp", [attachment])
     assert sniff(data, "mail.bin") == "outlook"
     msg = parse_msg(data)
     assert msg.subject == "請求書" and msg.sender is not None
