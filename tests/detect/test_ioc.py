@@ -169,3 +169,28 @@ def test_empty_index_finds_nothing() -> None:
         )
         == []
     )
+
+
+def test_observables_of_other_findings() -> None:
+    from sekimori.detect.ioc import match_observables
+    from sekimori.model import Finding, Observable
+
+    macro = Finding(
+        timestamp=DAY,
+        host_name="PC-07",
+        rule_id="mail.macro_url",
+        rule_name="URL in a macro",
+        ruleset="sekimori-mail",
+        severity=Severity.HIGH,
+        observables=(
+            Observable("url", "HTTP://Loader.Example.Invalid/x/load.dll"),
+            Observable("email", "keiri@example.com"),
+            Observable("domain", "sub.c2.example.invalid"),
+        ),
+    )
+    found = match_observables([macro, macro], index())
+    assert sorted((f.rule_id, f.evidence["indicator"]) for f in found) == [
+        ("intel.domain", "c2.example.invalid"),
+        ("intel.url", "http://loader.example.invalid/x/load.dll"),
+    ]
+    assert all(f.host_name == "PC-07" and f.evidence["via_finding"] == macro.id for f in found)

@@ -291,3 +291,71 @@ class IntelDetector(Detector):
                 "uids": list(row["uids"]),
             },
         )
+
+
+def match_observables(findings: list[Finding], index: IntelIndex) -> list[Finding]:
+    """Intel findings for the observables of other findings (a URL decoded from a macro …).
+
+    Mail and endpoint detectors name URLs, domains, IPs and hashes as
+    observables; one that is on a feed gives one ``intel.<type>`` finding per
+    host and indicator, pointing back at the finding it came from. Pure: the
+    findings given are not changed.
+    """
+    seen: set[tuple[str, str, str]] = set()
+    found: list[Finding] = []
+    for finding in findings:
+        if finding.ruleset == "sekimori-intel":
+            continue
+        for observable in finding.observables:
+            if observable.type not in ("ip", "domain", "url", "hash"):
+                continue
+            for indicator in index.lookup(observable.value):
+                key = (finding.tenant, finding.host_name, indicator.value)
+                if key in seen:
+                    continue
+                seen.add(key)
+                kind = "ip" if indicator.type == "cidr" else indicator.type
+                severity = (
+                    Severity.HIGH
+                    if indicator.is_c2 or (indicator.threat or "").lower() in _DOWNLOAD_THREATS
+                    else Severity.MEDIUM
+                )
+                found.append(
+                    Finding(
+                        timestamp=finding.timestamp,
+                        host_name=finding.host_name,
+                        tenant=finding.tenant,
+                        rule_id=f"intel.{kind}",
+                        rule_name=(
+                            f"{observable.value} from {finding.rule_id} is on threat feed "
+                            f"{indicator.source}"
+                        ),
+                        ruleset="sekimori-intel",
+                        severity=severity,
+                        tactics=("command-and-control",),
+                        techniques=("T1105",) if kind in ("url", "hash") else ("T1071",),
+                        stage=finding.stage or Stage.COMMAND_AND_CONTROL,
+                        host_ip=finding.host_ip,
+                        observables=(observable,),
+                        confidence=(indicator.confidence / 100)
+                        if indicator.confidence is not None
+                        else None,
+                        dataset=finding.dataset,
+                        event_id=finding.event_id,
+                        log_file_path=finding.log_file_path,
+                        description=(
+                            f"{observable.type} {observable.value} named by {finding.rule_name} "
+                            f"matches {indicator.type} indicator {indicator.value}"
+                        ),
+                        evidence={
+                            "indicator": indicator.value,
+                            "indicator_type": indicator.type,
+                            "feed": indicator.source,
+                            "family": indicator.malware,
+                            "threat": indicator.threat,
+                            "via_finding": finding.id,
+                            "via_rule": finding.rule_id,
+                        },
+                    )
+                )
+    return found
