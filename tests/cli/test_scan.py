@@ -33,3 +33,16 @@ def test_scan_table_with_workers(tmp_path) -> None:
 def test_scan_missing_path_is_a_clear_error(tmp_path) -> None:
     result = runner.invoke(app, ["scan", str(tmp_path / "nope.eml"), "--workers", "0"])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_scan_with_intel_feed(tmp_path) -> None:
+    from tests.mail.helpers import mail
+
+    (tmp_path / "m.eml").write_bytes(mail("see http://198.51.100.77/report"))
+    (tmp_path / "feed.txt").write_text("198.51.100.77\n")
+    args = ["scan", str(tmp_path / "m.eml"), "--json", "--workers", "0"]
+    result = runner.invoke(app, [*args, "--intel", str(tmp_path / "feed.txt")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.splitlines()[0])
+    assert doc["verdict"] == "malicious"
+    assert "intel.known_bad" in [r["id"] for r in doc["reasons"]]

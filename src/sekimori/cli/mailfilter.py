@@ -7,13 +7,15 @@ import signal
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from sekimori.cli.scan import quiet_parsers
+from sekimori.cli.scan import load_intel, quiet_parsers
 from sekimori.detect.mail import MailDetector
 from sekimori.errors import SekimoriError
+from sekimori.mail.intel import apply_intel
 from sekimori.mail.quarantine import Quarantine
 from sekimori.mail.result import ScanResult
 from sekimori.mail.sandbox import Sandbox, SandboxLimits
@@ -57,6 +59,10 @@ def _store_sink(url: str | None) -> Any:
     return sink
 
 
+def _checked(result: ScanResult, index: Any) -> ScanResult:
+    return apply_intel(result, index) if index is not None else result
+
+
 def mailfilter(
     listen: Annotated[str, typer.Option(help="Where Postfix's content_filter sends mail.")] = (
         "127.0.0.1:10025"
@@ -84,6 +90,10 @@ def mailfilter(
         typer.Option(help="Store URL for findings (default: the data folder's SQLite)."),
     ] = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not record findings.")] = False,
+    intel: Annotated[
+        list[Path] | None,
+        typer.Option("--intel", help="Threat-intel feed file to check observables against."),
+    ] = None,
 ) -> None:
     """Filter mail for Postfix: scan, then deliver, sanitize or quarantine by verdict."""
     quiet_parsers()
@@ -94,13 +104,14 @@ def mailfilter(
         suspicious=suspicious, malicious=malicious, unscannable=unscannable, on_error=on_error
     )
     try:
+        index = load_intel(intel or [])
         sink = None if no_store else _store_sink(db)
     except SekimoriError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     sandbox = Sandbox(SandboxLimits(workers=workers, timeout=timeout))
     content_filter = ContentFilter(
-        scanner=lambda data: sandbox.scan("smtp", "message.eml", data),
+        scanner=lambda data: _checked(sandbox.scan("smtp", "message.eml", data), index),
         reinject=smtp_reinjector(next_host, next_port),
         quarantine=Quarantine(),
         policy=policy,

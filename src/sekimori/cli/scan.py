@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sekimori.errors import SekimoriError
+from sekimori.mail.intel import apply_intel
 from sekimori.mail.result import ScanResult, Verdict
 from sekimori.mail.sandbox import Sandbox, SandboxLimits
 from sekimori.mail.scan import iter_targets, scan_target
@@ -43,6 +44,17 @@ def _results(
         return
     with Sandbox(SandboxLimits(timeout=timeout, workers=workers)) as sandbox:
         yield from sandbox.scan_many(targets, **options)
+
+
+def load_intel(paths: list[Path]) -> Any:
+    """An ``IntelIndex`` of the given feed files, or None without any."""
+    if not paths:
+        return None
+    from sekimori.intel.feeds import read_feed
+    from sekimori.intel.matcher import IntelIndex
+
+    indicators = [i for path in paths for i in read_feed(path).indicators]
+    return IntelIndex.build(indicators)
 
 
 def _table(console: Console, results: list[ScanResult]) -> None:
@@ -90,6 +102,14 @@ def scan(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds allowed per message or document.")
     ] = SandboxLimits().timeout,
+    intel: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--intel",
+            help="Threat-intel feed file (abuse.ch, MISP, STIX, plain list) to check "
+            "observables against. Repeatable.",
+        ),
+    ] = None,
     internal_domain: Annotated[
         list[str] | None,
         typer.Option(
@@ -104,7 +124,10 @@ def scan(
     console = Console(stderr=False)
     collected: list[ScanResult] = []
     try:
+        index = load_intel(intel or [])
         for result in _results(paths, workers, timeout, options):
+            if index is not None:
+                apply_intel(result, index)
             if json_lines:
                 sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
                 sys.stdout.flush()

@@ -373,6 +373,14 @@ _ALL = (
         "A reply from an outside domain continues an internal conversation (thread hijacking).",
         "外部ドメインからの返信が社内のやり取りを引用・継続しています（スレッド乗っ取り）。",
     ),
+    # threat intelligence
+    _r(
+        "intel.known_bad",
+        60,
+        "T1566 T1071.001",
+        "A URL, domain, IP or file hash of the message is a known threat indicator.",
+        "メール中の URL・ドメイン・IP・ファイルハッシュが既知の脅威指標と一致しました。",
+    ),
     # the message itself
     _r(
         "mime.malformed",
