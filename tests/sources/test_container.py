@@ -47,3 +47,35 @@ def test_line_chunks_keep_whole_lines_and_numbers() -> None:
         assert chunk.endswith(b"\n")
         assert chunk.startswith(b"line %d\n" % first)
     assert chunks[-1] == (101, b"tail")
+
+
+def test_tar_gz_members_and_head(tmp_path: Path) -> None:
+    import tarfile
+
+    inner = tmp_path / "events.json"
+    inner.write_bytes(b'{"EventID": 1, "Channel": "Security"}\n')
+    packed = tmp_path / "events.tar.gz"
+    with tarfile.open(packed, "w:gz") as archive:
+        archive.add(inner, arcname="export/events.json")
+    assert read_head(packed, 100) == inner.read_bytes()
+    members = [(m.where, m.stream.read()) for m in open_members(packed)]
+    assert members == [(f"{packed}!export/events.json", inner.read_bytes())]
+
+
+def test_cut_gzip_keeps_what_was_read_and_counts_the_damage(tmp_path: Path) -> None:
+    from sekimori.sources.base import ReadReport
+
+    text = b"".join(b"line %06d\n" % i for i in range(200_000))
+    packed = gzip.compress(text)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    report = ReadReport(path=str(cut), source="t")
+    data = b"".join(member.stream.read() for member in open_members(cut, report))
+    assert 0 < len(data) < len(text) and text.startswith(data)
+    assert report.skipped == 1 and "cut short" in report.problems[0]
+
+
+def test_gzip_members_concatenated_and_trailing_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "two.gz"
+    path.write_bytes(gzip.compress(b"one\n") + gzip.compress(b"two\n") + b"\n\x00")
+    assert [m.stream.read() for m in open_members(path)] == [b"one\ntwo\n"]

@@ -54,3 +54,22 @@ def test_otrf_zip_members() -> None:
     assert frame.height == 2395
     assert set(frame["host.name"].unique()) == {"WORKSTATION5"}
     assert "1102" in frame["event.code"].to_list()
+
+
+def test_winlogbeat6_top_level_shape(data: Path) -> None:
+    report, frame, _ = read_all(data / "winlogbeat" / "winlogbeat6.json")
+    assert report.source == "winlogbeat" and frame.height == 1
+    row = frame.row(0, named=True)
+    assert row["winlog.channel"] == "Microsoft-Windows-Sysmon/Operational"
+    assert row["event.code"] == "1" and row["event.id"] == "854126"
+    assert row["host.name"] == "IT001.shire.example"  # the event's computer, not the collector
+    assert row["process.name"] == "rundll32.exe"
+    assert row["process.parent.executable"].endswith("powershell.exe")
+    assert row["winlog.process.pid"] == "2044"
+
+
+def test_otrf_tar_gz_with_trailing_byte() -> None:
+    path = shared_path("json", "otrf", "atomic_windows_persistence", "covenant_persistwmi.tar.gz")
+    report, frame, _ = read_all(path)
+    assert report.source == "winlogbeat" and report.error is None and report.skipped == 0
+    assert frame.height == 1001

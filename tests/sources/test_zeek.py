@@ -214,3 +214,18 @@ def test_arbitrary_tsv_rows_are_read_or_counted(lines: list[str]) -> None:
             pytest.fail("a file with a header must be readable")
         data_lines = [line for line in cleaned if line]
         assert rows + report.skipped == len(data_lines)
+
+
+def test_cut_gzip_log_keeps_the_rows_before_the_cut(tmp_path: Path) -> None:
+    rows = "".join(
+        f"{1700000000 + i}.5\tC{i:08d}\t10.0.0.1\t{1024 + i}\t192.0.2.1\t80\thttp\t-\n"
+        for i in range(20_000)
+    )
+    packed = gzip.compress((TSV_HEADER + rows).encode())
+    cut = tmp_path / "conn.log.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    report, frame, _ = read_all(cut)
+    assert report.error is None
+    assert 0 < frame.height < 20_000
+    assert any("cut short" in p for p in report.problems)
+    assert frame["event.id"].to_list() == [f"C{i:08d}" for i in range(frame.height)]

@@ -1,18 +1,23 @@
-"""Transparent access to plain, gzip-compressed and zipped input files.
+"""Transparent access to plain, gzip-compressed, zipped and tarred input files.
 
 Sources never open a path themselves: ``open_members`` gives them each stream
-inside a file (one for plain and gzip files, one per member of a zip), and
-``read_head`` gives the sniffers the decompressed start of the first one, so
-that ``conn.log.gz`` or an OTRF ``.zip`` of JSON lines is recognized by its
-content like any plain file. Gzip follows RFC 1952; zip members are read with
-the standard library (stored and deflated members).
+inside a file (one for plain and gzip files, one per member of a zip or tar),
+and ``read_head`` gives the sniffers the decompressed start of the first one,
+so that ``conn.log.gz`` or an OTRF ``.zip``/``.tar.gz`` of JSON lines is
+recognized by its content like any plain file. Gzip follows RFC 1952; zip and
+tar members are read with the standard library.
+
+Compressed data that ends early or is damaged (a cut ``.gz``, a bad CRC) is
+not an error of the whole file: the stream ends where the damage starts, the
+records read so far are kept, and the damage is counted in the read report.
 """
 
 from __future__ import annotations
 
-import gzip
+import io
 import logging
 import struct
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -22,15 +27,19 @@ from pathlib import Path
 from typing import IO, cast
 
 from sekimori.errors import SourceError
+from sekimori.sources.base import ReadReport
 
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
-# A zip member larger than this (uncompressed) is not read: zip-bomb guard.
+TAR_MAGIC_OFFSET = 257
+# A member larger than this (uncompressed) is not read: zip-bomb guard.
 MAX_MEMBER_SIZE = 8 * 1024**3
-# How many members of one zip are read at most.
+# How many members of one archive are read at most.
 MAX_MEMBERS = 10_000
+_STEP = 1 << 20
+_DAMAGE = (EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +50,70 @@ class Member:
     stream: IO[bytes]
 
 
+class _Tolerant(io.RawIOBase):
+    """A stream that ends, instead of raising, where compressed data is damaged."""
+
+    def __init__(self, inner: IO[bytes], where: str, report: ReadReport | None) -> None:
+        super().__init__()
+        self._inner = inner
+        self._where = where
+        self._report = report
+        self.damaged: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        # Read in small steps so that damage loses at most one step of data.
+        wanted = -1 if size is None else size
+        parts: list[bytes] = []
+        got = 0
+        while self.damaged is None and (wanted < 0 or got < wanted):
+            step = _STEP if wanted < 0 else min(_STEP, wanted - got)
+            try:
+                data = self._inner.read(step)
+            except _DAMAGE as exc:
+                self.damaged = " ".join(str(exc).split()) or type(exc).__name__
+                if self._report is not None:
+                    why = f"compressed data damaged or cut short: {self.damaged}"
+                    self._report.skip(self._where, why)
+                break
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _tolerant(inner: IO[bytes], where: str, report: ReadReport | None) -> IO[bytes]:
+    return cast(IO[bytes], _Tolerant(inner, where, report))
+
+
 def read_head(path: Path, size: int) -> bytes:
-    """The first ``size`` decompressed bytes of ``path`` (first member of a zip)."""
+    """The first ``size`` decompressed bytes of ``path`` (of the first member of an archive)."""
+    window = max(size, 512)  # enough to see a tar header
     with path.open("rb") as fh:
-        raw = fh.read(size)
-    if raw.startswith(GZIP_MAGIC):
-        return _gunzip_head(raw, size)
+        raw = fh.read(window)
     if raw.startswith(ZIP_MAGIC):
         return _unzip_head(raw, size)
-    return raw
+    if raw.startswith(GZIP_MAGIC):
+        head = _gunzip_head(raw, window)
+        if not _is_tar(head):
+            return head[:size]
+    elif not _is_tar(raw):
+        return raw[:size]
+    for member in open_members(path):
+        return member.stream.read(size)
+    return b""
+
+
+def _is_tar(head: bytes) -> bool:
+    return head[TAR_MAGIC_OFFSET : TAR_MAGIC_OFFSET + 5] == b"ustar"
 
 
 def _gunzip_head(raw: bytes, size: int) -> bytes:
@@ -83,46 +147,160 @@ def is_zip(path: Path) -> bool:
 
 
 @contextmanager
-def open_stream(path: Path) -> Iterator[IO[bytes]]:
+def open_stream(path: Path, report: ReadReport | None = None) -> Iterator[IO[bytes]]:
     """``path`` opened for reading, gunzipped on the fly when it is gzip."""
     with path.open("rb") as fh:
         if fh.read(2) == GZIP_MAGIC:
             fh.seek(0)
-            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-                yield cast(IO[bytes], gz)
+            yield _tolerant(cast(IO[bytes], _Gunzip(fh)), str(path), report)
         else:
             fh.seek(0)
             yield fh
 
 
-def open_members(path: Path) -> Iterator[Member]:
-    """Each stream inside ``path``: itself (gunzipped), or every zip member.
+def open_members(path: Path, report: ReadReport | None = None) -> Iterator[Member]:
+    """Each stream inside ``path``: itself (gunzipped), or every zip or tar member.
 
-    Folders inside the zip, hidden members and members over ``MAX_MEMBER_SIZE``
-    are left out; a broken zip raises ``SourceError``.
+    Folders, hidden members and members over ``MAX_MEMBER_SIZE`` are left out;
+    an archive whose index cannot be read raises ``SourceError``. Damage found
+    while reading is counted in ``report`` and ends that stream.
     """
-    if not is_zip(path):
-        with open_stream(path) as stream:
-            yield Member(str(path), stream)
+    if is_zip(path):
+        yield from _zip_members(path, report)
         return
+    with open_stream(path, report) as stream:
+        head = stream.read(512)
+        if not _is_tar(head):
+            yield Member(str(path), cast(IO[bytes], _Prefixed(head, stream)))
+            return
+        yield from _tar_members(path, cast(IO[bytes], _Prefixed(head, stream)), report)
+
+
+def _skip_member(name: str, size: int, path: Path) -> bool:
+    if Path(name).name.startswith(".") or name.startswith("__MACOSX/"):
+        return True
+    if size > MAX_MEMBER_SIZE:
+        log.warning("member %s of %s is too large, not read", name, path)
+        return True
+    return False
+
+
+def _zip_members(path: Path, report: ReadReport | None) -> Iterator[Member]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise SourceError(f"unreadable zip archive: {exc}", where=str(path)) from exc
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         for info in infos[:MAX_MEMBERS]:
-            name = info.filename
-            if Path(name).name.startswith(".") or name.startswith("__MACOSX/"):
+            if _skip_member(info.filename, info.file_size, path):
                 continue
-            if info.file_size > MAX_MEMBER_SIZE:
-                log.warning("zip member %s of %s is too large, not read", name, path)
-                continue
+            where = f"{path}!{info.filename}"
             try:
-                with archive.open(info) as member:
-                    yield Member(f"{path}!{name}", member)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
-                raise SourceError(f"unreadable zip member {name}: {exc}", where=str(path)) from exc
+                member = archive.open(info)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError) as exc:
+                raise SourceError(
+                    f"unreadable zip member {info.filename}: {exc}", where=str(path)
+                ) from exc
+            with member:
+                yield Member(where, _tolerant(member, where, report))
+
+
+def _tar_members(path: Path, stream: IO[bytes], report: ReadReport | None) -> Iterator[Member]:
+    try:
+        archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 (closed by the with below)
+    except tarfile.TarError as exc:
+        raise SourceError(f"unreadable tar archive: {exc}", where=str(path)) from exc
+    with archive:
+        count = 0
+        while count < MAX_MEMBERS:
+            try:
+                info = archive.next()
+            except tarfile.TarError as exc:
+                if report is not None:
+                    report.skip(str(path), f"tar archive damaged or cut short: {exc}")
+                return
+            if info is None:
+                return
+            count += 1
+            if not info.isfile() or _skip_member(info.name, info.size, path):
+                continue
+            extracted = archive.extractfile(info)
+            if extracted is None:
+                continue
+            where = f"{path}!{info.name}"
+            yield Member(where, _tolerant(extracted, where, report))
+
+
+class _Gunzip(io.RawIOBase):
+    """Gzip members one after the other (RFC 1952); trailing garbage is ignored, as gzip(1) does.
+
+    A stream that ends before its end-of-stream marker raises ``EOFError``.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = _STEP if size is None or size < 0 else max(1, size)
+        while not self._done:
+            inflate = self._inflate
+            if inflate.eof:
+                data = self._next_member(inflate.unused_data + inflate.unconsumed_tail, wanted)
+            elif inflate.unconsumed_tail:
+                data = inflate.decompress(inflate.unconsumed_tail, wanted)
+            else:
+                block = self._raw.read(_STEP)
+                if not block:
+                    self._done = True
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+                data = inflate.decompress(block, wanted)
+            if data:
+                return data
+        return b""
+
+    def _next_member(self, rest: bytes, wanted: int) -> bytes:
+        if len(rest) < 2:
+            rest += self._raw.read(2 - len(rest))
+        if not rest.startswith(GZIP_MAGIC):
+            if rest.strip(b"\x00\r\n "):
+                log.debug("trailing data after the gzip stream ignored")
+            self._done = True
+            return b""
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return self._inflate.decompress(rest, wanted)
+
+
+class _Prefixed(io.RawIOBase):
+    """``stream`` with ``prefix`` (bytes already read from it) put back in front."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            data, self._prefix = self._prefix + self._stream.read(), b""
+            return data
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self._stream.read(size)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def iter_line_chunks(

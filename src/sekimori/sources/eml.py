@@ -94,7 +94,7 @@ class EmlSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """One event per message; mbox files give one per ``From `` section."""
-        with open_stream(path) as stream:
+        with open_stream(path, report) as stream:
             data = stream.read()
         rows: list[dict[str, Any]] = []
         for offset, raw in _messages(data):

@@ -51,7 +51,7 @@ class EvtxSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Records in ``ctx.batch_size`` batches; corrupt chunks are counted and skipped."""
-        parser = _open(path)
+        parser = _open(path, report)
         records: list[Record] = []
         for record in _records(parser, str(path), report):
             records.append(record)
@@ -63,13 +63,13 @@ class EvtxSource(Source):
         _check_size(path, report)
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path, report: ReadReport) -> Any:
     try:
         with path.open("rb") as fh:
             compressed = fh.read(2) == GZIP_MAGIC
         if not compressed:
             return evtx_lib.PyEvtxParser(str(path))
-        with open_stream(path) as stream:
+        with open_stream(path, report) as stream:
             data = stream.read(MAX_GZIP_EVTX + 1)
         if len(data) > MAX_GZIP_EVTX:
             raise SourceError("compressed EVTX larger than 1 GiB", where=str(path))

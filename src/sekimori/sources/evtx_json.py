@@ -39,7 +39,7 @@ class EvtxJsonSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every event object as a ``windows`` event; malformed ones are counted."""
-        for member in open_members(path):
+        for member in open_members(path, report):
             records: list[Record] = []
             for line, doc in iter_stream_objects(member.stream, member.where, report):
                 where = f"{member.where}:{line}"

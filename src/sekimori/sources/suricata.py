@@ -81,7 +81,7 @@ class SuricataSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Flattened, ECS-mapped batches of ``ctx.batch_size`` records."""
-        for member in open_members(path):
+        for member in open_members(path, report):
             for frame in ndjson_frames(member.stream, member.where, report):
                 normalized = normalize(flatten(frame), member.where, report)
                 for part in slices(normalized, ctx.batch_size):

@@ -262,7 +262,13 @@ def _flatten(doc: Mapping[str, Any], prefix: str, out: Record) -> None:
 
 
 def record_from_winlogbeat(doc: Mapping[str, Any], where: str) -> Record:
-    """A flat record from Winlogbeat/ECS NDJSON (``winlog.*`` plus ECS fields)."""
+    """A flat record from Winlogbeat/ECS NDJSON (``winlog.*`` plus ECS fields).
+
+    Winlogbeat 6 documents (``log_name``, ``event_id``, ``event_data`` at the
+    top level) are read too.
+    """
+    if "winlog" not in doc and "log_name" in doc:
+        doc = _winlogbeat6(doc)
     winlog = doc.get("winlog")
     if not isinstance(winlog, Mapping):
         raise NotWindowsEvent("no winlog object")
@@ -284,6 +290,31 @@ def record_from_winlogbeat(doc: Mapping[str, Any], where: str) -> Record:
         record.get(COMPUTER) or record.get("host.name") or record.get("host.hostname")
     )
     return record
+
+
+# Winlogbeat 6 top-level keys → their place under ``winlog`` in later versions.
+_WINLOGBEAT6 = {
+    "log_name": "channel",
+    "event_id": "event_id",
+    "source_name": "provider_name",
+    "computer_name": "computer_name",
+    "record_number": "record_id",
+    "event_data": "event_data",
+    "user_data": "user_data",
+    "provider_guid": "provider_guid",
+    "task": "task",
+    "opcode": "opcode",
+    "activity_id": "activity_id",
+    "user": "user",
+}
+
+
+def _winlogbeat6(doc: Mapping[str, Any]) -> dict[str, Any]:
+    winlog: dict[str, Any] = {new: doc[old] for old, new in _WINLOGBEAT6.items() if old in doc}
+    if "process_id" in doc:
+        winlog["process"] = {"pid": doc["process_id"], "thread": {"id": doc.get("thread_id")}}
+    moved = {*_WINLOGBEAT6, "process_id", "thread_id"}
+    return {**{k: v for k, v in doc.items() if k not in moved}, "winlog": winlog}
 
 
 def record_from_flat(doc: Mapping[str, Any], where: str) -> Record:

@@ -2,10 +2,11 @@
 
 Winlogbeat writes ``{"@timestamp", "winlog": {"channel", "event_id",
 "event_data": {…}, "computer_name", "record_id"}, "event", "host", …}``
-(Elastic's Winlogbeat field reference). The OTRF Security-Datasets exports
-(nxlog → Logstash) are flat: ``EventID``, ``Channel``, ``Hostname``,
+(Elastic's Winlogbeat field reference; Winlogbeat 6 put the same fields at
+the top level: ``log_name``, ``event_id``, ``event_data``). The OTRF
+Security-Datasets exports (nxlog → Logstash) are flat: ``EventID``, ``Channel``, ``Hostname``,
 ``SourceName`` and the EventData fields at the top level. Zips of such files
-are read member by member.
+and tars (``.tar.gz``) are read member by member.
 """
 
 from __future__ import annotations
@@ -36,22 +37,25 @@ class WinlogbeatSource(Source):
     name: ClassVar[str] = "winlogbeat"
 
     def sniff(self, head: bytes, filename: str) -> bool:
-        """JSON objects with a ``winlog`` object, or with ``EventID`` and ``Channel``."""
+        """JSON with a ``winlog`` object (or Winlogbeat 6 keys), or ``EventID`` and ``Channel``."""
         start = head.lstrip(b"\xef\xbb\xbf")
         if not _OBJECT.match(start):
             return False
-        if b'"winlog"' in start:
+        if b'"winlog"' in start or b'"winlogbeat"' in start:
+            return True
+        if b'"event_id"' in start and (b'"log_name"' in start or b'"event_data"' in start):
             return True
         return b'"EventID"' in start and (b'"Channel"' in start or b'"SourceName"' in start)
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every object as a ``windows`` event; other objects are counted as skipped."""
-        for member in open_members(path):
+        for member in open_members(path, report):
             records: list[Record] = []
             for line, doc in iter_stream_objects(member.stream, member.where, report):
                 where = f"{member.where}:{line}"
                 try:
-                    parse = record_from_winlogbeat if "winlog" in doc else record_from_flat
+                    shipped = "winlog" in doc or "log_name" in doc
+                    parse = record_from_winlogbeat if shipped else record_from_flat
                     records.append(parse(doc, where))
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))

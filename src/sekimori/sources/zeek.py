@@ -141,7 +141,7 @@ class ZeekSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Typed, ECS-mapped batches of ``ctx.batch_size`` rows per log type."""
-        for member in open_members(path):
+        for member in open_members(path, report):
             head = member.stream.read(4096)
             if head.lstrip(b"\xef\xbb\xbf").startswith(b"#"):
                 for header, frame in read_tsv(member.stream, member.where, report, prefix=head):
