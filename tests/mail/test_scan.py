@@ -154,3 +154,15 @@ def test_outlook_msg_with_macro_document() -> None:
     result = scan_bytes(data, "invoice.msg")
     assert result.kind == "message" and result.verdict == Verdict.MALICIOUS
     assert "office.mraptor_suspicious" in reason_ids(result)
+
+
+def test_encrypted_docm_opened_with_body_password() -> None:
+    from sekimori.samples.encrypted import build_encrypted_ooxml
+    from sekimori.samples.office import build_docm
+
+    locked = build_encrypted_ooxml(build_docm(), "Qz7-2026", spin_count=1000)
+    raw = mail("請求書を送付します。\nパスワード：Qz7-2026\n", attachments={"請求書.docm": locked})
+    result = scan_bytes(raw, "m.eml")
+    assert {"office.encrypted_opened", "office.mraptor_suspicious"} <= reason_ids(result)
+    assert result.verdict == Verdict.MALICIOUS
+    assert result.attachments[0].children[0].name == "請求書.docm (decrypted)"
