@@ -18,6 +18,7 @@ from sekimori.sources.eml import EmlSource
 from sekimori.sources.evtx import EvtxSource
 from sekimori.sources.evtx_json import EvtxJsonSource
 from sekimori.sources.frame import empty_frame
+from sekimori.sources.pcap import PcapSource
 from sekimori.sources.suricata import SuricataSource
 from sekimori.sources.winlogbeat import WinlogbeatSource
 from sekimori.sources.zeek import ZeekSource
@@ -28,6 +29,7 @@ UNRECOGNIZED = "not a recognized log, event or mail format"
 
 SOURCES: dict[str, type[Source]] = {
     EvtxSource.name: EvtxSource,
+    PcapSource.name: PcapSource,
     ZeekSource.name: ZeekSource,
     EvtxJsonSource.name: EvtxJsonSource,
     WinlogbeatSource.name: WinlogbeatSource,
