@@ -87,9 +87,11 @@ SKEW_MIN_SPREAD = 10.0
 MIN_HOSTS_FOR_PREVALENCE = 10
 EVIDENCE_UIDS = 5
 DNS_PORTS = (53, 853)
+PAIR_SEED = 7
+SOURCE_SEED = 11
+DESTINATION_SEED = 13
 COMPACT_EVERY = 64
 
-_PAIR_KEYS = ("tenant", "kind", "src", "dst")
 
 # Destinations that cannot be a remote server: multicast, broadcast, link-local, loopback.
 NOT_ROUTED = IpRanges.of(
@@ -107,6 +109,9 @@ NOT_ROUTED = IpRanges.of(
 )
 _PART_SCHEMA = pl.Schema(
     {
+        "key": pl.UInt64(),
+        "src_key": pl.UInt64(),
+        "dst_key": pl.UInt64(),
         "tenant": pl.String(),
         "kind": pl.String(),
         "src": pl.String(),
@@ -302,20 +307,21 @@ class BeaconState:
 
 
 def merge_parts(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per-pair aggregates of several batches folded into one."""
+    """Per-pair aggregates of several batches folded into one (grouped on the pair's hash)."""
     if not parts:
         return pl.DataFrame(schema=_PART_SCHEMA)
     explode: dict[str, bool] = {"keep_nulls": False, "empty_as_null": False}
+    firsts = [c for c in _PART_SCHEMA if c not in ("key", "ts", "bytes", "uids")]
     return (
         pl.concat(parts)
-        .group_by(_PAIR_KEYS)
+        .group_by("key")
         .agg(
-            pl.col("proto").first(),
-            pl.col("host").first(),
+            *[pl.col(c).first() for c in firsts],
             pl.col("ts").list.explode(**explode),
             pl.col("bytes").list.explode(**explode),
             pl.col("uids").list.explode(**explode).head(EVIDENCE_UIDS),
         )
+        .select(list(_PART_SCHEMA))
     )
 
 
@@ -345,6 +351,10 @@ class BeaconDetector(Detector):
         self._internal = site.internal_ranges
         self._allow = site.allow_ranges
         self._resolvers = IpRanges.of(site.dns_servers)
+        excluded = site.allow_networks + NOT_ROUTED.networks
+        if not self.settings.include_internal:
+            excluded += site.internal
+        self._excluded = IpRanges.of(excluded)
 
     def new_state(self) -> BeaconState:
         """An empty collection of pairs."""
@@ -415,7 +425,11 @@ class BeaconDetector(Detector):
         rows = frame.select(
             _column(frame, TENANT).fill_null(DEFAULT_TENANT).cast(pl.String).alias("tenant"),
             pl.col("source.ip").cast(pl.String).alias("src"),
-            destination.cast(pl.String).str.to_lowercase().str.strip_chars_end(".").alias("dst"),
+            (
+                destination.cast(pl.String).str.to_lowercase().str.strip_chars_end(".")
+                if kind == "fqdn"
+                else destination.cast(pl.String)
+            ).alias("dst"),
             pl.col("destination.ip").cast(pl.String).alias("dst_ip"),
             _column(frame, HOST_NAME).cast(pl.String).alias("host"),
             pl.col(TIMESTAMP).dt.epoch("s").alias("ts"),
@@ -435,28 +449,38 @@ class BeaconDetector(Detector):
         if rows.height == 0:
             return pl.DataFrame(schema=_PART_SCHEMA)
         if kind == "ip":
-            keep = ~self._allow.mask(rows["dst"]) & (rows["src"] != rows["dst"])
+            # allow-listed, unroutable and (by default) internal destinations, in one test
+            keep = ~self._excluded.mask(rows["dst"]) & (rows["src"] != rows["dst"])
             if self._resolvers and "port" in rows.columns:
                 # resolvers asking upstream servers is their job, not a beacon
                 keep = keep & ~(self._resolvers.mask(rows["src"]) & rows["port"].is_in(DNS_PORTS))
-            keep = keep & ~NOT_ROUTED.mask(rows["dst"])
-            if not self.settings.include_internal:
-                keep = keep & ~self._internal.mask(rows["dst"])
         else:
             names = rows["dst"].unique().to_list()
             is_ip = rows["dst"].str.contains(r"^[0-9.]+$|:")
             allowed = [n for n in names if self.site.is_allowed_domain(n)]
             keep = ~is_ip & ~rows["dst"].is_in(allowed)
         rows = rows.filter(keep)
+        # one 64-bit hash per pair: grouping on it is much cheaper than on three strings
+        pair = pl.struct(pl.col("tenant"), pl.lit(kind).alias("kind"), pl.col("src"), pl.col("dst"))
         return (
-            rows.group_by(["tenant", "src", "dst"])
+            rows.with_columns(pair.hash(seed=PAIR_SEED).alias("key"))
+            .group_by("key")
             .agg(
-                pl.lit(kind).alias("kind"),
-                pl.lit(proto).alias("proto"),
+                pl.col("tenant").first(),
+                pl.col("src").first(),
+                pl.col("dst").first(),
                 pl.col("host").first(),
                 pl.col("ts"),
                 pl.col("bytes").drop_nulls(),
                 pl.col("uid").drop_nulls().head(EVIDENCE_UIDS).alias("uids"),
+            )
+            .with_columns(
+                pl.lit(kind).alias("kind"),
+                pl.lit(proto).alias("proto"),
+                pl.struct("tenant", "src").hash(seed=SOURCE_SEED).alias("src_key"),
+                pl.struct(pl.col("tenant"), pl.lit(kind).alias("kind"), pl.col("dst"))
+                .hash(seed=DESTINATION_SEED)
+                .alias("dst_key"),
             )
             .select(list(_PART_SCHEMA))
         )
@@ -466,23 +490,23 @@ class BeaconDetector(Detector):
         if not state.parts or state.start is None or state.end is None:
             return []
         parts, state.parts = state.parts, []
-        key = pl.struct(_PAIR_KEYS).hash(seed=7).alias("key")
-        keyed = [p.with_columns(key) for p in parts]
-        # grouping on one 64-bit hash of the pair is much cheaper than on four strings
         counts = (
             pl.concat(
-                [p.select("key", *_PAIR_KEYS, pl.col("ts").list.len().alias("n")) for p in keyed]
+                [
+                    p.select(
+                        "key", "src_key", "dst_key", "tenant", pl.col("ts").list.len().alias("n")
+                    )
+                    for p in parts
+                ]
             )
             .group_by("key")
-            .agg(pl.col(_PAIR_KEYS).first(), pl.col("n").sum())
+            .agg(pl.col("src_key", "dst_key", "tenant").first(), pl.col("n").sum())
         )
-        sources = counts.group_by("tenant").agg(pl.col("src").n_unique().alias("sources"))
-        spread = counts.group_by(["tenant", "kind", "dst"]).agg(
-            pl.col("src").n_unique().alias("contacts")
-        )
+        sources = counts.group_by("tenant").agg(pl.col("src_key").n_unique().alias("sources"))
+        spread = counts.group_by("dst_key").agg(pl.col("src_key").n_unique().alias("contacts"))
         # only pairs that can reach min_connections get their lists merged
         busy = counts.filter(pl.col("n") >= self.settings.min_connections).select("key")
-        pairs = merge_parts([p.join(busy, on="key", how="semi").drop("key") for p in keyed])
+        pairs = merge_parts([p.join(busy, on="key", how="semi") for p in parts])
         threshold = self.settings.prevalence_threshold
         share = pl.col("contacts") / pl.col("sources")
         weight = (
@@ -492,7 +516,7 @@ class BeaconDetector(Detector):
         )
         candidates = (
             pairs.filter(pl.col("ts").list.n_unique() >= self.settings.min_connections)
-            .join(spread, on=["tenant", "kind", "dst"], how="left")
+            .join(spread, on="dst_key", how="left")
             .join(sources, on="tenant", how="left")
             .with_columns(share.alias("share"), weight.alias("weight"))
             # a pair whose weight keeps even a perfect score under the threshold is not scored
