@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from importlib import resources
 
 from alembic import command
@@ -20,6 +21,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 log = logging.getLogger(__name__)
 
+# Seconds a SQLite migration waits for a concurrent one to finish.
+SQLITE_MIGRATION_WAIT = 30.0
 # Key of the PostgreSQL advisory lock that serializes migrations of one database.
 MIGRATION_LOCK = 0x5E4B1_0001
 # Alembic's ``context`` and ``op`` are module-global proxies: one migration per process at a time.
@@ -63,7 +66,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(config, revision)
     except (OperationalError, ProgrammingError):
         wanted = head_revision() if revision == "head" else revision
-        if engine.dialect.name != "sqlite" or current_revision(engine) != wanted:
+        if engine.dialect.name != "sqlite" or not _reaches(engine, wanted):
             raise
         log.info("store was migrated by another process meanwhile")
     log.debug("store migrated to %s", revision)
+
+
+def _reaches(engine: Engine, wanted: str | None) -> bool:
+    """True once another process's migration has brought the database to ``wanted``.
+
+    SQLite runs each DDL statement in its own transaction, so the other
+    process may have created the tables but not yet stamped the revision:
+    give it a moment before calling the failure real.
+    """
+    deadline = time.monotonic() + SQLITE_MIGRATION_WAIT
+    while True:
+        if current_revision(engine) == wanted:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
