@@ -29,7 +29,9 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.rule.detection import SigmaDetections
 from sigma.types import SigmaNull, SigmaType
 
+from sekimori.detect.sigma.fields import LOWER_PREFIX
 from sekimori.detect.sigma.logsource import Variant, variants_for
+from sekimori.detect.sigma.prefilter import Requirement, requirement
 from sekimori.detect.sigma.values import Needs, ValueCompiler
 from sekimori.errors import RuleError
 from sekimori.model import Severity
@@ -84,6 +86,7 @@ class CompiledRule:
     selections: tuple[Selection, ...]
     needs: Needs = field(default_factory=Needs)
     output: bool = True
+    requirement: Requirement | None = None
 
 
 def attack_tags(tags: Sequence[object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -138,6 +141,7 @@ class RuleCompiler:
             variants = variants_for(logsource.product, logsource.service, logsource.category)
             selections = self._selections(rule.detection)
             expr = self._conditions(rule.detection, {s.name: s.expr for s in selections})
+            required = requirement(rule.detection)
         except RuleError as exc:
             raise RuleError(exc.message, where=where) from exc
         except SigmaError as exc:
@@ -145,8 +149,18 @@ class RuleCompiler:
         needs = Needs()
         for sel in selections:
             needs.update(sel.needs)
+        for column, _literal in required or ():
+            if column.startswith(LOWER_PREFIX):
+                needs.lower.add(column.removeprefix(LOWER_PREFIX))
+                needs.raw.add(column.removeprefix(LOWER_PREFIX))
         return CompiledRule(
-            key=key, meta=meta, variants=variants, expr=expr, selections=selections, needs=needs
+            key=key,
+            meta=meta,
+            variants=variants,
+            expr=expr,
+            selections=selections,
+            needs=needs,
+            requirement=required,
         )
 
     def _selections(self, detections: SigmaDetections) -> tuple[Selection, ...]:

@@ -65,6 +65,23 @@ _USER_COLUMNS = (
 _SOURCE_IP_COLUMNS = ("source.ip", "winlog.event_data.IpAddress", "winlog.event_data.SourceIp")
 _DEST_IP_COLUMNS = ("destination.ip", "winlog.event_data.DestinationIp")
 _NO_ADDRESS = frozenset({"-", "", "::1", "127.0.0.1"})
+# The batch columns a finding is built from.
+_KEEP_COLUMNS = tuple(
+    dict.fromkeys(
+        [
+            TIMESTAMP,
+            TENANT,
+            HOST_NAME,
+            EVENT_ID,
+            LOG_FILE_PATH,
+            "winlog.computer_name",
+            *_USER_COLUMNS,
+            *_SOURCE_IP_COLUMNS,
+            *_DEST_IP_COLUMNS,
+            *(f"winlog.event_data.{f}" for f in (*_TEXT_FIELDS, *_DOMAIN_FIELDS, *_IP_FIELDS)),
+        ]
+    )
+)
 
 
 def _first(
@@ -155,6 +172,7 @@ class SigmaDetector(Detector):
         self.ruleset: RuleSet = load_rules(rule_dirs, bundled=bundled, placeholders=placeholders)
         self.load_report: LoadReport = self.ruleset.report
         self.groups = group_rules(self.ruleset.rules)
+        self._keep = _KEEP_COLUMNS
         self._correlations_of: dict[str, list[int]] = {}
         for index, corr in enumerate(self.ruleset.correlations):
             for key in corr.refs:
@@ -174,7 +192,7 @@ class SigmaDetector(Detector):
         if not self.wants(batch.dataset) or batch.frame.height == 0:
             return []
         findings: list[Finding] = []
-        for match in evaluate(batch.frame, self.groups):
+        for match in evaluate(batch.frame, self.groups, keep=self._keep):
             if match.rule.output:
                 findings.extend(self._match_findings(match, batch.dataset))
             if isinstance(state, CorrelationState):

@@ -32,11 +32,20 @@ from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs
 
 @dataclass(frozen=True, slots=True)
 class RuleGroup:
-    """The rules that share one log-source variant, and the columns they read together."""
+    """The rules that share one log-source variant, and the columns they read together.
+
+    ``free`` are the rules without a literal requirement (always evaluated);
+    ``literals`` maps each lower-cased column to the literals the other rules
+    require, and ``literal_rules`` each (column, literal) to the rule keys
+    requiring it.
+    """
 
     variant: Variant
     rules: tuple[CompiledRule, ...]
     needs: Needs = field(default_factory=Needs)
+    free: tuple[CompiledRule, ...] = ()
+    literals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    literal_rules: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +86,57 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
     out = []
     for variant, members in groups.values():
         needs = Needs()
+        literals: dict[str, set[str]] = {}
+        literal_rules: dict[tuple[str, str], list[str]] = {}
         for rule in members:
             needs.update(rule.needs)
-        out.append(RuleGroup(variant=variant, rules=tuple(members), needs=needs))
+            for column, literal in rule.requirement or ():
+                literals.setdefault(column, set()).add(literal)
+                literal_rules.setdefault((column, literal), []).append(rule.key)
+        out.append(
+            RuleGroup(
+                variant=variant,
+                rules=tuple(members),
+                needs=needs,
+                free=tuple(r for r in members if r.requirement is None),
+                literals={c: tuple(sorted(lits)) for c, lits in literals.items()},
+                literal_rules={k: tuple(v) for k, v in literal_rules.items()},
+            )
+        )
     return tuple(out)
+
+
+def _candidates(
+    sub: pl.DataFrame, group: RuleGroup
+) -> list[tuple[tuple[CompiledRule, ...], pl.DataFrame]]:
+    """(rules, rows) to evaluate, from the literal prefilter.
+
+    The free rules run on every row; the rules whose required literals occur
+    run on the rows where some literal occurs.
+    """
+    work: list[tuple[tuple[CompiledRule, ...], pl.DataFrame]] = []
+    if group.free:
+        work.append((group.free, sub))
+    if not group.literals:
+        return work
+    scans = sub.select(
+        [
+            pl.col(col).str.extract_many(list(lits), overlapping=True).alias(col)
+            for col, lits in group.literals.items()
+        ]
+    )
+    keys: set[str] = set()
+    for col in scans.columns:
+        for literal in scans[col].explode().drop_nulls().unique().to_list():
+            keys.update(group.literal_rules.get((col, literal), ()))
+    if not keys:
+        return work
+    hit = scans.select(
+        pl.any_horizontal([pl.col(c).list.len().fill_null(0) > 0 for c in scans.columns])
+    ).to_series()
+    rules = tuple(r for r in group.rules if r.key in keys and r.requirement is not None)
+    work.append((rules, sub.filter(hit)))
+    return work
 
 
 def _text_columns(schema: Mapping[str, pl.DataType]) -> list[str]:
@@ -134,8 +190,37 @@ def _explain(rule: CompiledRule, rows: pl.DataFrame) -> tuple[tuple[str, ...], .
     )
 
 
-def evaluate(frame: pl.DataFrame, groups: Sequence[RuleGroup]) -> list[Match]:
+def _match(frame: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFrame) -> list[Match]:
+    if not rules or sub.height == 0:
+        return []
+    hits = sub.select([rule.expr.alias(rule.key) for rule in rules])
+    fired = hits.select(pl.all().any()).row(0, named=True)
+    matches = []
+    for rule in rules:
+        if not fired[rule.key]:
+            continue
+        matched = sub[hits.get_column(rule.key).arg_true()]
+        ids = matched[ROW_COLUMN]
+        canonical = matched.select([column_name(f) for f in sorted(rule.needs.raw)])
+        rows = frame[ids].hstack(canonical)
+        matches.append(
+            Match(
+                rule=rule,
+                rows=rows,
+                row_ids=tuple(ids.to_list()),
+                selections=_explain(rule, matched),
+            )
+        )
+    return matches
+
+
+def evaluate(
+    frame: pl.DataFrame, groups: Sequence[RuleGroup], keep: Sequence[str] | None = None
+) -> list[Match]:
     """Every rule match in ``frame``, with the matched rows and their explanation.
+
+    ``keep`` names the batch columns the matched rows carry (all when None),
+    besides the canonical Sigma field columns.
 
     The variant masks are computed in one pass; each group then reads only the
     columns its rules need; matched rows are gathered whole from ``frame``.
@@ -144,6 +229,10 @@ def evaluate(frame: pl.DataFrame, groups: Sequence[RuleGroup]) -> list[Match]:
         return []
     frame = frame.with_row_index(ROW_COLUMN)
     resolver = FieldResolver(frame.schema)
+    if keep is None:
+        source = frame.drop(ROW_COLUMN)
+    else:
+        source = frame.select([c for c in keep if c in frame.schema])
     masks = frame.select([g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(groups)])
     present = masks.select(pl.all().any()).row(0)
     matches: list[Match] = []
@@ -152,23 +241,8 @@ def evaluate(frame: pl.DataFrame, groups: Sequence[RuleGroup]) -> list[Match]:
             continue
         sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])
         sub = _prepare(sub, resolver, group)
-        hits = sub.select([rule.expr.alias(rule.key) for rule in group.rules])
-        fired = hits.select(pl.all().any()).row(0, named=True)
-        for rule in group.rules:
-            if not fired[rule.key]:
-                continue
-            matched = sub.filter(hits[rule.key])
-            ids = matched[ROW_COLUMN]
-            canonical = matched.select([column_name(f) for f in sorted(rule.needs.raw)])
-            rows = frame[ids.to_list()].drop(ROW_COLUMN).hstack(canonical)
-            matches.append(
-                Match(
-                    rule=rule,
-                    rows=rows,
-                    row_ids=tuple(ids.to_list()),
-                    selections=_explain(rule, matched),
-                )
-            )
+        for rules, rows in _candidates(sub, group):
+            matches.extend(_match(source, rules, rows))
     return matches
 
 

@@ -202,4 +202,5 @@ def _no_output(rule: CompiledRule) -> CompiledRule:
         selections=rule.selections,
         needs=rule.needs,
         output=False,
+        requirement=rule.requirement,
     )
