@@ -19,7 +19,7 @@ def test_case(path: Path, tmp_path: Path) -> None:
     case = load_case(path)
     write_rules(case, tmp_path)
     detector = SigmaDetector(
-        [tmp_path], use_default_rules=False, placeholders=case.get("placeholders")
+        [tmp_path], use_default_rules=False, placeholders=case.get("placeholders"), rule_cache=False
     )
     assert detector.load_report.rejected == []
     state = detector.new_state()
@@ -47,7 +47,7 @@ def test_case(path: Path, tmp_path: Path) -> None:
 def test_case_findings_explain_themselves(tmp_path: Path) -> None:
     case = load_case(TEST_DATA / "sigma" / "cases" / "contains_startswith_endswith.yml")
     write_rules(case, tmp_path)
-    detector = SigmaDetector([tmp_path], use_default_rules=False)
+    detector = SigmaDetector([tmp_path], use_default_rules=False, rule_cache=False)
     findings = detector.detect(case_batch(case, "x"), detector.new_state())
     first = next(f for f in findings if f.event_id == "0")
     assert first.evidence["selections"] == ["sel_contains", "sel_start", "sel_end"]

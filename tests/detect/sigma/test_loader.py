@@ -20,6 +20,15 @@ detection:
         User|re: '(?<!NT AUTHORITY\\\\)SYSTEM'
     condition: selection
 """
+OK_RULE = """
+title: plain rule
+id: 0a4b2c9e-2222-4000-8000-000000000001
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        User: SYSTEM
+    condition: selection
+"""
 
 
 @pytest.mark.shared_data
@@ -70,3 +79,25 @@ def test_missing_rule_folder_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(RuleError):
         load_rules([tmp_path / "absent"])
+
+
+def test_parsed_rules_are_cached(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "lookaround.yml").write_text(LOOKAROUND_RULE, encoding="utf-8")
+    (rules / "ok.yml").write_text(OK_RULE, encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = load_rules([rules], cache_dir=cache)
+    assert len(list(cache.glob("*.pickle"))) == 1
+    second = load_rules([rules], cache_dir=cache)
+    assert (second.report.loaded, second.report.rejected) == (
+        first.report.loaded,
+        first.report.rejected,
+    )
+    assert first.report.loaded == 1
+    next(cache.glob("*.pickle")).write_bytes(b"not a pickle")
+    third = load_rules([rules], cache_dir=cache)
+    assert third.report.loaded == 1
+    (rules / "ok.yml").write_text("title: [broken\n", encoding="utf-8")
+    fourth = load_rules([rules], cache_dir=cache)
+    assert fourth.report.loaded == 0

@@ -126,6 +126,33 @@ class CorrelationState:
         self.occurrences.setdefault(index, []).extend(items)
 
 
+# Above this many kept matches a correlation is evaluated early and its old matches dropped.
+COMPACT_AT = 10_000
+
+
+def compact(
+    corr: CompiledCorrelation, occurrences: Sequence[Occurrence]
+) -> tuple[list[CorrelationHit], list[Occurrence]]:
+    """Windows that are over, and the matches still needed for windows to come.
+
+    A window is over when it ended more than one timespan before the newest
+    match; the matches it used are dropped (its window has restarted), and so
+    are matches too old to be in any later window. This bounds the state of a
+    long run; matches that arrive much later than their time are judged only
+    with what is kept.
+    """
+    if not occurrences:
+        return [], []
+    newest = max(o.timestamp for o in occurrences)
+    cutoff = newest - corr.timespan
+    hits = [
+        h for h in evaluate_correlation(corr, occurrences) if h.occurrences[-1].timestamp < cutoff
+    ]
+    used = {id(o) for h in hits for o in h.occurrences}
+    keep = [o for o in occurrences if o.timestamp >= cutoff - corr.timespan and id(o) not in used]
+    return hits, keep
+
+
 def _ref_name(ref: SigmaRuleReference) -> str:
     return ref.reference
 

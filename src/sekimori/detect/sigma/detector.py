@@ -20,14 +20,22 @@ from sekimori.detect.base import Detector
 from sekimori.detect.powershell import analyze, extract_observables
 from sekimori.detect.sigma.compiler import CompiledRule, RuleMeta
 from sekimori.detect.sigma.correlation import (
+    COMPACT_AT,
     CorrelationHit,
     CorrelationState,
     Occurrence,
+    compact,
     evaluate_correlation,
 )
 from sekimori.detect.sigma.engine import Match, evaluate, group_rules
 from sekimori.detect.sigma.fields import column_name
-from sekimori.detect.sigma.loader import LoadReport, RuleSet, bundled_rules_dir, load_rules
+from sekimori.detect.sigma.loader import (
+    LoadReport,
+    RuleSet,
+    bundled_rules_dir,
+    default_cache_dir,
+    load_rules,
+)
 from sekimori.model import (
     DEFAULT_TENANT,
     EVENT_ID,
@@ -156,7 +164,8 @@ class SigmaDetector(Detector):
     Built from rule folders (``--rules DIR``, repeatable) plus the bundled
     Emotet pack unless ``use_default_rules`` is false. ``load_report`` says how
     many rules loaded and which were rejected and why. ``placeholders`` gives
-    values for ``%name%`` placeholders of the ``expand`` modifier.
+    values for ``%name%`` placeholders of the ``expand`` modifier;
+    ``rule_cache`` keeps parsed rule sets in the user's cache folder.
     """
 
     name: ClassVar[str] = "sigma"
@@ -167,9 +176,15 @@ class SigmaDetector(Detector):
         rule_dirs: list[Path],
         use_default_rules: bool = True,
         placeholders: Mapping[str, Sequence[str]] | None = None,
+        rule_cache: bool = True,
     ) -> None:
         bundled = bundled_rules_dir() if use_default_rules else None
-        self.ruleset: RuleSet = load_rules(rule_dirs, bundled=bundled, placeholders=placeholders)
+        self.ruleset: RuleSet = load_rules(
+            rule_dirs,
+            bundled=bundled,
+            placeholders=placeholders,
+            cache_dir=default_cache_dir() if rule_cache else None,
+        )
         self.load_report: LoadReport = self.ruleset.report
         self.groups = group_rules(self.ruleset.rules)
         self._keep = _KEEP_COLUMNS
@@ -198,6 +213,12 @@ class SigmaDetector(Detector):
             if isinstance(state, CorrelationState):
                 for index in self._correlations_of.get(match.rule.key, ()):
                     state.add(index, self._occurrences(index, match))
+        if isinstance(state, CorrelationState):
+            for index, occurrences in state.occurrences.items():
+                if len(occurrences) > COMPACT_AT:
+                    hits, keep = compact(self.ruleset.correlations[index], occurrences)
+                    state.occurrences[index] = keep
+                    findings.extend(self._hit_finding(hit) for hit in hits)
         return findings
 
     def finish(self, state: Any) -> list[Finding]:

@@ -11,12 +11,18 @@ rules (and unreadable files) seen.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import pickle
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import platformdirs
+import polars as pl
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
@@ -97,6 +103,58 @@ def _parse_files(files: Sequence[Path], report: LoadReport) -> SigmaCollection:
     return SigmaCollection.merge(collections, resolve_references=False)
 
 
+_CACHE_VERSION = "1"
+
+
+def default_cache_dir() -> Path:
+    """Where parsed rule sets are cached (the user's cache folder)."""
+    return Path(platformdirs.user_cache_path("sekimori")) / "sigma"
+
+
+def _cache_key(files: Sequence[Path]) -> str:
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for part in (_CACHE_VERSION, version("pysigma"), pl.__version__):
+        digest.update(part.encode() + b"\0")
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def _parse_cached(
+    files: Sequence[Path], report: LoadReport, cache_dir: Path | None
+) -> SigmaCollection:
+    """``_parse_files``, through a pickle of the parsed collection keyed by the files' stat.
+
+    The cache is the user's own folder, written by this function only; a
+    cache that cannot be read is parsed again and rewritten.
+    """
+    if cache_dir is None:
+        return _parse_files(files, report)
+    target = cache_dir / f"{_cache_key(files)}.pickle"
+    if target.exists():
+        try:
+            with target.open("rb") as fh:
+                collection, rejected, count = pickle.load(fh)  # noqa: S301 - our own cache
+            report.rejected.extend(rejected)
+            report.files += count
+            return collection  # type: ignore[no-any-return]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+            log.info("rule cache %s unreadable, parsing again: %s", target, exc)
+    collection = _parse_files(files, report)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((collection, list(report.rejected), report.files), fh, protocol=5)
+        Path(tmp).replace(target)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        log.info("rule cache %s not written: %s", target, exc)
+    return collection
+
+
 def _where(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str:
     if rule.id is not None:
         return str(rule.id)
@@ -124,14 +182,17 @@ def load_rules(
     paths: Sequence[Path],
     bundled: Path | None = None,
     placeholders: Mapping[str, Sequence[str]] | None = None,
+    cache_dir: Path | None = None,
 ) -> RuleSet:
     """Parse and compile the rules under ``paths`` (and the ``bundled`` pack, if given).
 
     Rules from ``bundled`` get the ruleset ``sekimori``, the others ``sigma``.
+    With ``cache_dir``, the parsed rules are cached there (pySigma's parsing
+    is most of the loading time); compiling is always done afresh.
     """
     report = LoadReport()
     sources = ([bundled] if bundled is not None else []) + list(paths)
-    collection = _parse_files(rule_files(sources), report)
+    collection = _parse_cached(rule_files(sources), report, cache_dir)
     # pySigma copies a rule's errors into the collection's: report those with the rule.
     rule_errors = {id(e) for rule in collection.rules for e in rule.errors}
     for error in collection.errors:

@@ -1,0 +1,261 @@
+"""Sigma speed: events/s of whole ``sekimori hunt`` runs against the Zircolite method.
+
+Both engines get the same EVTX files (default: EVTX-ATTACK-SAMPLES, copied
+``--copies`` times into a temporary folder so that the run has more events)
+and the same rules (default: SigmaHQ's Windows, emerging-threats and
+threat-hunting folders), each in its own process, start-up and rule loading
+included:
+
+1. ``sekimori hunt DIR --rules ... --no-default-rules --json``;
+2. the Zircolite method: the events flattened into one SQLite table (all
+   fields as text, as Zircolite does), every rule converted by pySigma's
+   SQLite backend (``pysigma-backend-sqlite``) and run as a query, with the
+   log source as a channel/event-id condition (the same mapping Sekimori
+   uses; Security 4688 through a field-mapping pipeline).
+
+Prints events/s, peak RSS and findings of both, and compares the matches per
+rule: rules where both agree, and the first rules where they differ.
+
+    .venv/bin/python bench/sigma.py [--copies N] [--rules DIR ...] [EVTX_DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file is named like pySigma's package: keep its folder from shadowing ``sigma``.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+SHARED = ROOT.parent / "shared" / "data"
+DEFAULT_EVTX = SHARED / "evtx" / "EVTX-ATTACK-SAMPLES"
+DEFAULT_RULES = [
+    SHARED / "sigma" / "rules",
+    SHARED / "sigma" / "rules-emerging-threats",
+    SHARED / "sigma" / "rules-threat-hunting",
+]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, dict) and "#text" in value:
+        return _text(value["#text"])
+    if isinstance(value, list):
+        return "\n".join(t for t in (_text(v) for v in value) if t is not None)
+    return json.dumps(value)
+
+
+def _flatten(doc: dict[str, Any]) -> dict[str, str | None]:
+    """An evtx JSON record as Zircolite flattens it: Sigma field names, all text."""
+    event = doc.get("Event", doc)
+    system = event.get("System", {})
+    provider = system.get("Provider", {})
+    row: dict[str, str | None] = {
+        "EventID": _text(system.get("EventID")),
+        "Channel": _text(system.get("Channel")),
+        "Computer": _text(system.get("Computer")),
+        "Provider_Name": _text(provider.get("#attributes", {}).get("Name")),
+    }
+    data = event.get("EventData")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "Data":
+                row["Data"] = _text(value.get("#text") if isinstance(value, dict) else value)
+            elif not key.startswith("#"):
+                row[key.replace(" ", "")] = _text(value)
+    user = event.get("UserData")
+    if isinstance(user, dict):
+        for inner in user.values():
+            if isinstance(inner, dict):
+                for key, value in inner.items():
+                    if not key.startswith("#"):
+                        row.setdefault(key, _text(value))
+    return row
+
+
+def zircolite_method(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
+    """Run the Zircolite method; return events, matches per rule id and skipped rules."""
+    from evtx import PyEvtxParser
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import FieldMappingTransformation
+    from sigma.rule import SigmaRule
+
+    from sekimori.detect.sigma.logsource import variants_for
+
+    rows: list[dict[str, str | None]] = []
+    for path in sorted(evtx_dir.rglob("*.evtx")):
+        for record in PyEvtxParser(str(path)).records_json():
+            rows.append(_flatten(json.loads(record["data"])))
+    columns = sorted({k for r in rows for k in r}, key=str.lower)
+    lower_seen: dict[str, str] = {}
+    for col in columns:
+        lower_seen.setdefault(col.lower(), col)
+    columns = list(lower_seen.values())
+    db = sqlite3.connect(":memory:")
+    # Zircolite registers Python's re as SQLite's REGEXP.
+    db.create_function(
+        "regexp",
+        2,
+        lambda pattern, value: value is not None and re.search(pattern, value) is not None,
+        deterministic=True,
+    )
+    db.execute(
+        "CREATE TABLE logs (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in columns) + ")"
+    )
+    placeholders = ", ".join("?" for _ in columns)
+    db.executemany(
+        f"INSERT INTO logs VALUES ({placeholders})",
+        ([r.get(c) for c in columns] for r in rows),
+    )
+    collection = SigmaCollection.load_ruleset(list(rule_dirs), collect_errors=True)
+    plain = sqliteBackend()
+    mapped = sqliteBackend(
+        processing_pipeline=ProcessingPipeline(
+            items=[
+                ProcessingItem(
+                    FieldMappingTransformation(
+                        {"Image": "NewProcessName", "ParentImage": "ParentProcessName"}
+                    )
+                )
+            ]
+        )
+    )
+    matches: Counter[str] = Counter()
+    skipped = 0
+    for rule in collection.rules:
+        if not isinstance(rule, SigmaRule) or rule.errors:
+            continue
+        ls = rule.logsource
+        try:
+            variants = variants_for(ls.product, ls.service, ls.category)
+        except Exception:  # not a Windows rule: Sekimori reports it, Zircolite skips it
+            skipped += 1
+            continue
+        hits: set[int] = set()
+        for variant in variants:
+            backend = mapped if variant.fieldmap else plain
+            try:
+                (query,) = backend.convert(SigmaCollection([rule]))
+            except Exception:  # the SQLite backend cannot express this rule
+                skipped += 1
+                break
+            where = query.split(" WHERE ", 1)[1]
+            conds = []
+            if variant.channels:
+                chans = ", ".join("'" + c.replace("'", "''") + "'" for c in variant.channels)
+                conds.append(f"(Channel IN ({chans}) OR Channel IS NULL)")
+            if variant.event_ids:
+                conds.append(f"EventID IN ({', '.join(repr(str(i)) for i in variant.event_ids)})")
+            for name, allowed in variant.conditions:
+                conds.append(f"{name} IN ({', '.join(repr(a) for a in allowed)})")
+            sql = "SELECT rowid FROM logs WHERE " + " AND ".join([*conds, f"({where})"])
+            try:
+                hits.update(r[0] for r in db.execute(sql))
+            except sqlite3.Error:  # a column no event has: the rule cannot match here
+                continue
+        if hits:
+            matches[str(rule.id)] += len(hits)
+    return {"events": len(rows), "matches": dict(matches), "skipped": skipped}
+
+
+def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
+    """Run ``sekimori hunt`` on the folder; return matches per Sigma rule id."""
+    cmd = [str(ROOT / ".venv" / "bin" / "sekimori"), "hunt", str(evtx_dir), "--no-default-rules"]
+    for d in rule_dirs:
+        cmd += ["--rules", str(d)]
+    out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=False)
+    matches: Counter[str] = Counter()
+    for line in out.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        doc = json.loads(line)
+        rule = doc.get("rule", {})
+        if rule.get("ruleset") == "sigma" and "correlation" not in doc.get("evidence", {}):
+            matches[rule["id"]] += 1
+    return {"matches": dict(matches), "returncode": out.returncode, "stderr": out.stderr[-2000:]}
+
+
+def _child(engine: str, evtx_dir: Path, rule_dirs: list[Path]) -> tuple[dict[str, Any], float, int]:
+    """Run one engine in its own process: (result, seconds, peak RSS in KiB)."""
+    args = [sys.executable, __file__, "--engine", engine, "--copies", "0", str(evtx_dir)]
+    for d in rule_dirs:
+        args += ["--rules", str(d)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    text = proc.stdout.read()
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    return json.loads(text), seconds, usage.ru_maxrss
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("evtx", nargs="*", type=Path, default=[DEFAULT_EVTX])
+    parser.add_argument("--rules", action="append", type=Path)
+    parser.add_argument("--copies", type=int, default=1, help="copies of the EVTX files")
+    parser.add_argument("--engine", choices=["sekimori", "zircolite"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    rule_dirs = args.rules or DEFAULT_RULES
+    if args.engine:
+        run = sekimori_hunt if args.engine == "sekimori" else zircolite_method
+        print(json.dumps(run(args.evtx[0], rule_dirs)))
+        return 0
+    missing = [p for p in [*args.evtx, *rule_dirs] if not p.exists()]
+    if missing:
+        print(f"skipped: test data not found: {missing[0]}")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for copy in range(max(1, args.copies)):
+            for src in args.evtx:
+                for path in sorted(src.rglob("*.evtx")):
+                    dest = work / f"c{copy}" / path.relative_to(src)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, dest)
+        zirc, z_s, z_rss = _child("zircolite", work, rule_dirs)
+        seki, s_s, s_rss = _child("sekimori", work, rule_dirs)
+    events = zirc["events"]
+    print(f"{events} events, {len(rule_dirs)} rule folders")
+    print(f"{'engine':<22}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}{'matches':>10}")
+    for name, secs, rss, res in (
+        ("sekimori hunt", s_s, s_rss, seki),
+        ("zircolite (sqlite)", z_s, z_rss, zirc),
+    ):
+        total = sum(res["matches"].values())
+        print(f"{name:<22}{secs:>10.1f}{events / secs:>12.0f}{rss / 1024:>14.0f}{total:>10}")
+    print(f"speed ratio: {z_s / s_s:.2f}x")
+    ids = set(seki["matches"]) | set(zirc["matches"])
+    same = [i for i in ids if seki["matches"].get(i) == zirc["matches"].get(i)]
+    differ = sorted(i for i in ids if i not in same)
+    print(f"rules matching: {len(ids)}, same count: {len(same)}, different: {len(differ)}")
+    for rule_id in differ[:15]:
+        print(
+            f"  {rule_id}: sekimori {seki['matches'].get(rule_id, 0)}, "
+            f"zircolite {zirc['matches'].get(rule_id, 0)}"
+        )
+    if seki.get("returncode"):
+        print("sekimori hunt exited with", seki["returncode"], seki.get("stderr", "")[-500:])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
