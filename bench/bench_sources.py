@@ -1,8 +1,9 @@
-"""Reading speed of the Zeek TSV/JSON and Suricata sources on synthetic logs.
+"""Reading speed of the Zeek TSV/JSON and Winlogbeat sources on synthetic logs.
 
 Usage: .venv/bin/python bench/bench_sources.py [ROWS]   (default 5,000,000 conn rows)
-Writes the synthetic logs to a temporary folder, reads them with read_file and
-prints rows, seconds and rows per second.
+Writes the synthetic logs to a temporary folder (ROWS conn rows, ROWS/25
+Winlogbeat events), reads them with read_file and prints rows, seconds and
+rows per second.
 """
 
 from __future__ import annotations
@@ -56,6 +57,33 @@ def conn_frame(rows: int) -> pl.DataFrame:
     )
 
 
+def winlogbeat_frame(rows: int) -> pl.DataFrame:
+    i = pl.int_range(rows)
+    return pl.select(
+        **{
+            "@timestamp": pl.lit("2024-05-13T09:00:00.512Z"),
+            "host": pl.struct(name=pl.lit("ws-021")),
+            "winlog": pl.struct(
+                channel=pl.lit("Microsoft-Windows-Sysmon/Operational"),
+                event_id=pl.lit(1),
+                provider_name=pl.lit("Microsoft-Windows-Sysmon"),
+                computer_name=pl.format("WS-{}.corp.example", i % 30),
+                record_id=i,
+                event_data=pl.struct(
+                    ProcessId=(i % 9000).cast(pl.String),
+                    Image=pl.lit("C:\\Windows\\System32\\cmd.exe"),
+                    CommandLine=pl.format("cmd.exe /c echo {}", i),
+                    User=pl.lit("CORP\\tanaka"),
+                    ParentImage=pl.lit("C:\\Windows\\explorer.exe"),
+                    Hashes=pl.lit(
+                        "SHA256=0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
+                    ),
+                ),
+            ),
+        }
+    )
+
+
 def timed(path: Path) -> None:
     start = time.perf_counter()
     rows = 0
@@ -82,6 +110,9 @@ def main() -> None:
         ndjson = Path(tmp) / "conn.json"
         frame.with_columns(pl.lit("conn").alias("_path")).write_ndjson(ndjson)
         timed(ndjson)
+        events = Path(tmp) / "winlogbeat.ndjson"
+        winlogbeat_frame(max(1, rows // 25)).write_ndjson(events)
+        timed(events)
 
 
 if __name__ == "__main__":
