@@ -79,3 +79,29 @@ def test_gzip_members_concatenated_and_trailing_garbage(tmp_path: Path) -> None:
     path = tmp_path / "two.gz"
     path.write_bytes(gzip.compress(b"one\n") + gzip.compress(b"two\n") + b"\n\x00")
     assert [m.stream.read() for m in open_members(path)] == [b"one\ntwo\n"]
+
+
+def test_reads_return_what_was_asked(tmp_path: Path) -> None:
+    text = bytes(range(256)) * 4000
+    for name, data in (("plain.bin", text), ("packed.gz", gzip.compress(text))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        for member in open_members(path):
+            assert member.stream.read(100_000) == text[:100_000]
+            assert member.stream.read() == text[100_000:]
+
+
+def test_encrypted_zip_member_is_counted(tmp_path: Path) -> None:
+    from sekimori.sources.base import ReadReport
+
+    path = tmp_path / "locked.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.json", b"{}")
+    data = bytearray(path.read_bytes())
+    data[6] |= 0x1  # local header: encrypted
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 8] |= 0x1  # central directory: encrypted
+    path.write_bytes(bytes(data))
+    report = ReadReport(path=str(path), source="t")
+    assert list(open_members(path, report)) == []
+    assert report.skipped == 1 and "encrypted" in report.problems[0]

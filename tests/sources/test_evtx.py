@@ -97,3 +97,17 @@ def test_attack_samples_folder() -> None:
         report, frame, _ = read_all(path)
         assert report.error is None, (path, report.error)
         assert frame.height == report.events
+
+
+def test_evtx_inside_a_zip(tmp_path: Path) -> None:
+    import zipfile
+
+    packed = tmp_path / "logs.zip"
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(_emotet("exec_emotet_sysmon_1.evtx"), "sysmon.evtx")
+        archive.write(_emotet("exec_emotet_ps_4104.evtx"), "ps.evtx")
+        archive.writestr("notes.txt", "not an event log")
+    report, frame, _ = read_all(packed)
+    assert report.source == "evtx" and frame.height == 2
+    assert sorted(frame["event.code"].to_list()) == ["1", "4104"]
+    assert report.skipped == 1 and "notes.txt: not an EVTX file" in report.problems[0]

@@ -140,6 +140,13 @@ def _unzip_head(raw: bytes, size: int) -> bytes:
         return raw
 
 
+def is_plain(path: Path) -> bool:
+    """True when ``path`` is neither compressed nor an archive (read as it is)."""
+    with path.open("rb") as fh:
+        head = fh.read(TAR_MAGIC_OFFSET + 5)
+    return not (head.startswith((GZIP_MAGIC, ZIP_MAGIC)) or _is_tar(head))
+
+
 def is_zip(path: Path) -> bool:
     """True when ``path`` starts like a zip archive."""
     with path.open("rb") as fh:
@@ -196,14 +203,30 @@ def _zip_members(path: Path, report: ReadReport | None) -> Iterator[Member]:
             if _skip_member(info.filename, info.file_size, path):
                 continue
             where = f"{path}!{info.filename}"
-            try:
-                member = archive.open(info)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError) as exc:
-                raise SourceError(
-                    f"unreadable zip member {info.filename}: {exc}", where=str(path)
-                ) from exc
+            why = _unreadable(info)
+            if why is None:
+                try:
+                    member = archive.open(info)
+                except (zipfile.BadZipFile, RuntimeError, ValueError) as exc:
+                    why = f"unreadable zip member: {exc}"
+            if why is not None:
+                if report is not None:
+                    report.skip(where, why)
+                continue
             with member:
                 yield Member(where, _tolerant(member, where, report))
+
+
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def _unreadable(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member cannot be read here (encrypted, unknown method), or None."""
+    if info.flag_bits & 0x1:
+        return "encrypted zip member, not read"
+    if info.compress_type not in _ZIP_METHODS:
+        return f"zip compression method {info.compress_type} is not supported"
+    return None
 
 
 def _tar_members(path: Path, stream: IO[bytes], report: ReadReport | None) -> Iterator[Member]:
@@ -294,6 +317,8 @@ class _Prefixed(io.RawIOBase):
             return data
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
+            if len(data) < size:
+                data += self._stream.read(size - len(data))
             return data
         return self._stream.read(size)
 

@@ -30,7 +30,7 @@ import polars as pl
 
 from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, TIMESTAMP_DTYPE, EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
-from sekimori.sources.container import open_stream
+from sekimori.sources.container import open_members
 from sekimori.sources.frame import finish
 
 log = logging.getLogger(__name__)
@@ -94,15 +94,16 @@ class EmlSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """One event per message; mbox files give one per ``From `` section."""
-        with open_stream(path, report) as stream:
-            data = stream.read()
         rows: list[dict[str, Any]] = []
-        for offset, raw in _messages(data):
-            where = f"{path}@{offset}" if offset else str(path)
-            rows.append(message_row(raw, where, offset if _is_mbox(data) else None, report))
-            if len(rows) >= ctx.batch_size:
-                yield _batch(rows, ctx, path)
-                rows = []
+        for member in open_members(path, report):
+            data = member.stream.read()
+            mbox = _is_mbox(data)
+            for offset, raw in _messages(data):
+                where = f"{member.where}@{offset}" if offset else member.where
+                rows.append(message_row(raw, where, offset if mbox else None, report))
+                if len(rows) >= ctx.batch_size:
+                    yield _batch(rows, ctx, path)
+                    rows = []
         if rows:
             yield _batch(rows, ctx, path)
 

@@ -22,7 +22,7 @@ import evtx as evtx_lib
 from sekimori.errors import SourceError
 from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
-from sekimori.sources.container import GZIP_MAGIC, open_stream
+from sekimori.sources.container import is_plain, open_members
 from sekimori.sources.windows import (
     NotWindowsEvent,
     Record,
@@ -33,15 +33,15 @@ from sekimori.sources.windows import (
 log = logging.getLogger(__name__)
 
 MAGIC = b"ElfFile\x00"
-# A gzip-compressed EVTX is decompressed in memory up to this size.
-MAX_GZIP_EVTX = 1 << 30
+# An EVTX inside gzip, zip or tar is decompressed in memory up to this size.
+MAX_PACKED_EVTX = 1 << 30
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
 _RECORD_RANGE = re.compile(r"record IDs? (\d+)(?:\.\.|-)(\d+)")
 
 
 class EvtxSource(Source):
-    """Windows ``.evtx`` files (plain or gzip): one ``windows`` event per record."""
+    """Windows ``.evtx`` files (plain, gzip, or in a zip/tar): one ``windows`` event per record."""
 
     name: ClassVar[str] = "evtx"
 
@@ -51,31 +51,39 @@ class EvtxSource(Source):
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Records in ``ctx.batch_size`` batches; corrupt chunks are counted and skipped."""
-        parser = _open(path, report)
-        records: list[Record] = []
-        for record in _records(parser, str(path), report):
-            records.append(record)
-            if len(records) >= ctx.batch_size:
+        for where, parser in _parsers(path, report):
+            records: list[Record] = []
+            for record in _records(parser, where, report):
+                records.append(record)
+                if len(records) >= ctx.batch_size:
+                    yield from windows_batches(records, ctx, str(path), report)
+                    records = []
+            if records:
                 yield from windows_batches(records, ctx, str(path), report)
-                records = []
-        if records:
-            yield from windows_batches(records, ctx, str(path), report)
-        _check_size(path, report)
+        if is_plain(path):
+            _check_size(path, report)
 
 
-def _open(path: Path, report: ReadReport) -> Any:
+def _parsers(path: Path, report: ReadReport) -> Iterator[tuple[str, Any]]:
+    """A parser per EVTX inside ``path``: the file itself, or each gzip/zip/tar member."""
+    if is_plain(path):
+        yield str(path), _parser(str(path), str(path))
+        return
+    for member in open_members(path, report):
+        data = member.stream.read(MAX_PACKED_EVTX + 1)
+        if len(data) > MAX_PACKED_EVTX:
+            report.skip(member.where, "packed EVTX larger than 1 GiB, not read")
+        elif not data.startswith(MAGIC):
+            report.skip(member.where, "not an EVTX file")
+        else:
+            yield member.where, _parser(io.BytesIO(data), member.where)
+
+
+def _parser(source: str | io.BytesIO, where: str) -> Any:
     try:
-        with path.open("rb") as fh:
-            compressed = fh.read(2) == GZIP_MAGIC
-        if not compressed:
-            return evtx_lib.PyEvtxParser(str(path))
-        with open_stream(path, report) as stream:
-            data = stream.read(MAX_GZIP_EVTX + 1)
-        if len(data) > MAX_GZIP_EVTX:
-            raise SourceError("compressed EVTX larger than 1 GiB", where=str(path))
-        return evtx_lib.PyEvtxParser(io.BytesIO(data))
-    except (RuntimeError, ValueError, OSError, EOFError) as exc:
-        raise SourceError(f"not a readable EVTX file: {_one_line(exc)}", where=str(path)) from exc
+        return evtx_lib.PyEvtxParser(source)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise SourceError(f"not a readable EVTX file: {_one_line(exc)}", where=where) from exc
 
 
 def _check_size(path: Path, report: ReadReport) -> None:
