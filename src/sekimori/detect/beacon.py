@@ -90,7 +90,6 @@ DNS_PORTS = (53, 853)
 PAIR_SEED = 7
 SOURCE_SEED = 11
 DESTINATION_SEED = 13
-COMPACT_EVERY = 64
 
 
 # Destinations that cannot be a remote server: multicast, broadcast, link-local, loopback.
@@ -299,11 +298,9 @@ class BeaconState:
             self.end = high if self.end is None else max(self.end, high)
 
     def add(self, part: pl.DataFrame) -> None:
-        """Add one batch's per-pair aggregate; fold the parts together now and then."""
+        """Add one batch's per-pair aggregate (they are merged, busy pairs only, at the end)."""
         if part.height:
             self.parts.append(part)
-        if len(self.parts) >= COMPACT_EVERY:
-            self.parts = [merge_parts(self.parts)]
 
 
 def merge_parts(parts: list[pl.DataFrame]) -> pl.DataFrame:
