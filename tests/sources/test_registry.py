@@ -104,3 +104,22 @@ def test_sources_raise_only_source_errors(name: str, prefix: bytes, body: bytes)
                 assert batch.frame.height <= 5
         except SourceError as exc:
             assert "\n" not in str(exc)
+
+
+def test_each_sample_is_claimed_by_exactly_its_source(data: Path) -> None:
+    from sekimori.sources import read_head
+
+    expected = {
+        "zeek": "zeek",
+        "suricata": "suricata",
+        "evtx_json": "evtx_json",
+        "winlogbeat": "winlogbeat",
+        "eml": "eml",
+    }
+    for folder, name in expected.items():
+        for path in sorted((data / folder).iterdir()):
+            head = read_head(path)
+            claimed = [n for n, t in SOURCES.items() if t().sniff(head, path.name)]
+            assert claimed[:1] == [name], (path.name, claimed)
+            others = [n for n in claimed if n != name]
+            assert not others, (path.name, others)

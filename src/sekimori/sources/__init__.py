@@ -32,8 +32,8 @@ SOURCES: dict[str, type[Source]] = {
     PcapSource.name: PcapSource,
     ZeekSource.name: ZeekSource,
     EvtxJsonSource.name: EvtxJsonSource,
-    WinlogbeatSource.name: WinlogbeatSource,
     SuricataSource.name: SuricataSource,
+    WinlogbeatSource.name: WinlogbeatSource,
     EmlSource.name: EmlSource,
 }
 

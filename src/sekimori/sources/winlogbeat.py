@@ -41,6 +41,8 @@ class WinlogbeatSource(Source):
         start = head.lstrip(b"\xef\xbb\xbf")
         if not _OBJECT.match(start):
             return False
+        if b'"Event"' in start and b'"System"' in start:
+            return False  # the evtx_dump shape
         if b'"winlog"' in start or b'"winlogbeat"' in start:
             return True
         if b'"event_id"' in start and (b'"log_name"' in start or b'"event_data"' in start):
