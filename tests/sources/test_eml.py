@@ -96,3 +96,13 @@ def test_synthetic_japanese_mails() -> None:
     assert frame["email.attachments.file.name"].to_list() == [["請求書_0902.zip"]]
     _, frame, _ = read_all(folder / "jp_2019_replychain_macro_doc.eml")
     assert frame["email.attachments.file.name"].to_list() == [["会議資料_1203.ppt"]]
+
+
+def test_oversized_message_keeps_its_headers(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
+    from sekimori.sources import eml
+
+    monkeypatch.setattr(eml, "MAX_MESSAGE", 700)
+    _, frame, _ = read_all(data / "eml" / "iso2022jp_invoice.eml")
+    row = frame.row(0, named=True)
+    assert row["email.subject"] == "請求書の送付（5月分）"
+    assert row["email.attachments.file.name"] == []  # body not parsed

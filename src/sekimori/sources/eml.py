@@ -221,9 +221,15 @@ def _attachments(message: email.message.Message) -> tuple[list[str], list[str]]:
     return names, types
 
 
+def _headers_only(raw: bytes) -> bytes:
+    """The header block of an oversized message (up to the first empty line)."""
+    found = re.search(rb"\r?\n\r?\n", raw[:MAX_MESSAGE])
+    return raw[: found.end()] if found else raw[:MAX_MESSAGE]
+
+
 def message_row(raw: bytes, where: str, offset: int | None, report: ReadReport) -> dict[str, Any]:
     """The normalized fields of one message (headers parsed leniently)."""
-    parse_bytes = raw if len(raw) <= MAX_MESSAGE else raw[: raw.find(b"\n\n") + 2 or MAX_MESSAGE]
+    parse_bytes = raw if len(raw) <= MAX_MESSAGE else _headers_only(raw)
     message = email.message_from_bytes(parse_bytes, policy=policy.compat32)
     defects = [type(d).__name__ for d in message.defects]
     sender = _addresses(message, "From")
