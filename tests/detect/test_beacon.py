@@ -163,3 +163,22 @@ def test_rita_missing_host_beacon(tmp_path: Path) -> None:
     assert ("73.54.23.243", "64.225.56.201") in pairs
     beacon = next(f for f in found if f.destination_ip == "64.225.56.201")
     assert 200 <= beacon.evidence["interval_seconds"] <= 350
+
+
+def test_sparse_histogram_matches_the_dense_one() -> None:
+    from sekimori.detect.beacon import histogram, longest_run
+
+    dense = [0, 3, 3, 0, 0, 2, 2, 2, 0, 1, 0, 4]
+    sparse = {i: c for i, c in enumerate(dense) if c}
+    assert histogram_score(dense) == histogram_score(sparse, len(dense))
+    assert longest_run([0, 1, 5, 6, 7, 11], 12) == 3
+    assert longest_run([0, 1, 10, 11], 12) == 4  # wraps around
+    counts, bins = histogram([START, START + 10, START + 7200], START, START + 86400)
+    assert counts == {0: 2, 2: 1} and bins == 24
+
+
+def test_a_stray_old_timestamp_does_not_blow_up_the_window() -> None:
+    times = list(range(START, END, 300))
+    result = score_pair(times, [420] * len(times), 0, END)  # the run "starts" in 1970
+    # fast, and a day of steady beaconing still stands out (consistency, not coverage)
+    assert result is not None and result.score >= 0.8 and result.dur_score == 1.0

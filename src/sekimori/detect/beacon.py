@@ -184,42 +184,65 @@ def window(start: int, end: int) -> tuple[int, int]:
     return min(start, end - HIST_BINS * BIN_SECONDS), end
 
 
-def histogram(times: Sequence[int], start: int, end: int) -> list[int]:
-    """Connection counts per hour of the window [start, end]."""
+def histogram(times: Sequence[int], start: int, end: int) -> tuple[dict[int, int], int]:
+    """Connection counts per hour of the window [start, end], sparse, and the number of hours.
+
+    Sparse, so that a run spanning months (or a stray 1970 timestamp) costs no
+    more than the connections themselves.
+    """
     bins = max(1, math.ceil((end - start) / BIN_SECONDS))
-    counts = [0] * bins
+    counts: dict[int, int] = {}
     for t in times:
-        index = int((t - start) // BIN_SECONDS)
-        counts[min(max(index, 0), bins - 1)] += 1
-    return counts
+        index = min(max(int((t - start) // BIN_SECONDS), 0), bins - 1)
+        counts[index] = counts.get(index, 0) + 1
+    return counts, bins
 
 
-def histogram_score(counts: Sequence[int]) -> tuple[float, int, int]:
-    """HIST sub-score of per-bin ``counts``, the non-empty bins, and the longest wrapped run."""
-    total = sum(counts)
-    bars = sum(1 for c in counts if c > 0)
+def longest_run(hours: Sequence[int], bins: int) -> int:
+    """Longest run of consecutive non-empty hours (sorted indices), wrapping from end to start."""
+    if not hours:
+        return 0
+    runs = [1]
+    for previous, current in itertools.pairwise(hours):
+        if current == previous + 1:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    longest = max(runs)
+    if len(runs) > 1 and hours[0] == 0 and hours[-1] == bins - 1:
+        longest = max(longest, runs[0] + runs[-1])
+    return min(longest, bins)
+
+
+def histogram_score(
+    counts: dict[int, int] | Sequence[int], bins: int | None = None
+) -> tuple[float, int, int]:
+    """HIST sub-score of per-hour counts, the non-empty hours, and the longest wrapped run.
+
+    ``counts`` is sparse (hour → count, with ``bins`` hours in all) or a dense list.
+    """
+    if not isinstance(counts, dict):
+        bins = len(counts)
+        counts = {i: c for i, c in enumerate(counts) if c > 0}
+    bins = bins or 1
+    filled = {i: c for i, c in counts.items() if c > 0}
+    total = sum(filled.values())
+    bars = len(filled)
     if total == 0:
         return 0.0, 0, 0
-    mean = total / len(counts)
-    sd = math.sqrt(sum((c - mean) ** 2 for c in counts) / len(counts))
-    cv = sd / mean
+    mean = total / bins
+    # the empty hours count in the variance too: (bins - bars) of them, each mean² away
+    squares = sum((c - mean) ** 2 for c in filled.values()) + (bins - bars) * mean**2
+    cv = math.sqrt(squares / bins) / mean
     cv_score = 0.0 if cv > 1 else round(1 - cv, 3)
-    longest = current = 0
-    for i in range(len(counts) * 2):
-        if counts[i % len(counts)] > 0:
-            current += 1
-            longest = max(longest, current)
-        else:
-            current = 0
-    longest = min(longest, len(counts))
+    longest = longest_run(sorted(filled), bins)
     bimodal = 0.0
     if bars >= HIST_BIMODAL_MIN_BINS:
-        size = math.ceil(max(counts) * HIST_MODE_SENSITIVITY)
+        size = math.ceil(max(filled.values()) * HIST_MODE_SENSITIVITY)
         buckets: dict[int, int] = {}
-        for c in counts:
-            if c > 0:
-                key = (c // size) * size
-                buckets[key] = buckets.get(key, 0) + 1
+        for c in filled.values():
+            key = (c // size) * size
+            buckets[key] = buckets.get(key, 0) + 1
         top = sorted(buckets.values(), reverse=True)[:2]
         bimodal = min(1.0, round(sum(top) / max(bars - HIST_OUTLIER_REMOVAL, 1), 3))
     return max(cv_score, bimodal), bars, longest
@@ -251,8 +274,8 @@ def score_pair(
         ds_score, _, _ = statistical_score(ordered_sizes, 0.0)
         bytes_median = statistics.median(ordered_sizes)
     start, end = window(start, end)
-    counts = histogram(ordered, start, end)
-    hist, bars, longest = histogram_score(counts)
+    counts, bins = histogram(ordered, start, end)
+    hist, bars, longest = histogram_score(counts, bins)
     dur = duration_score(start, end, ordered[0], ordered[-1], bars, longest)
     if ds_score is None:
         weight = TS_WEIGHT + HIST_WEIGHT + DUR_WEIGHT
