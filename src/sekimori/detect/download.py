@@ -14,7 +14,8 @@ follows them (one finding per host and URL or file):
 
 - raw IP address instead of a host name, non-standard port, a file name or
   path that claims a document or image while the content is a PE, a
-  downloader user agent (PowerShell, certutil, BITS, WinHTTP, curl/wget),
+  downloader user agent (PowerShell, certutil, WinHTTP, curl/wget; not BITS,
+  which every updater uses),
   a URL, server or hash on a threat-intel list (when an index is given):
   +1 each;
 - the host already had a medium or high download finding earlier in the
@@ -55,9 +56,8 @@ PE_MIME = (
 )
 PE_NAME = r"(?i)\.(exe|dll|scr|cpl|ocx|msi)$"
 DECOY_NAME = r"(?i)\.(doc|docx|docm|xls|xlsx|xlsm|pdf|jpg|jpeg|png|gif|txt|zip|rar|bin|dat|tmp)$"
-DOWNLOADER_AGENT = (
-    r"(?i)powershell|certutil|bitsadmin|microsoft bits|winhttp|curl/|wget/|python-|mshta"
-)
+# BITS is left out: Windows and browser updaters download with it every day
+DOWNLOADER_AGENT = r"(?i)powershell|certutil|winhttp|curl/|wget/|python-|mshta"
 STANDARD_PORTS = (80, 443)
 EVIDENCE_ITEMS = 5
 
