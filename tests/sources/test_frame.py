@@ -64,3 +64,23 @@ def test_finish_adds_required_columns_first() -> None:
     row = batch.frame.row(0, named=True)
     assert row["host.name"] == "unknown" and row["event.id"] == "0" and row["tenant"] == "t1"
     assert batch.dataset == "demo" and batch.path == "/p"
+
+
+def test_conform_gives_shared_ecs_columns_one_dtype() -> None:
+    from sekimori.sources.frame import conform
+
+    frame = pl.DataFrame(
+        {
+            "source.port": [None, None],
+            "destination.port": ["443", "x"],
+            "email.to.address": ["a@example.com", None],
+            "user.name": [["alice"], None],
+            "zeek.conn.orig_bytes": [None, None],
+        }
+    )
+    out = conform(frame)
+    assert out.schema["source.port"] == pl.Int64
+    assert out["destination.port"].to_list() == [443, None]
+    assert out["email.to.address"].to_list() == [["a@example.com"], None]
+    assert out["user.name"].to_list() == ["alice", None]
+    assert out.schema["zeek.conn.orig_bytes"] == pl.Null  # raw columns are left alone

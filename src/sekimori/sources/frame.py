@@ -182,17 +182,68 @@ def finish(
     else:
         exprs.append(pl.lit(UNKNOWN_HOST, dtype=pl.String).alias(HOST_NAME))
     if EVENT_ID in columns:
-        exprs.append(pl.col(EVENT_ID).cast(pl.String))
+        row = pl.int_range(pl.len()).cast(pl.String)
+        exprs.append(pl.col(EVENT_ID).cast(pl.String).fill_null(row))
     else:
         exprs.append(pl.int_range(pl.len()).cast(pl.String).alias(EVENT_ID))
     if TIMESTAMP not in columns:
         exprs.append(pl.lit(None, dtype=TIMESTAMP_DTYPE).alias(TIMESTAMP))
-    frame = frame.with_columns(exprs)
+    frame = conform(frame.with_columns(exprs))
     rest = [c for c in frame.columns if c not in REQUIRED_COLUMNS]
     frame = frame.select([*REQUIRED_COLUMNS, *rest]).with_columns(
         pl.col(TIMESTAMP).cast(TIMESTAMP_DTYPE)
     )
     return EventBatch(dataset=dataset, frame=frame, path=path)
+
+
+# The dtype of the shared ECS columns, whatever the source: detectors can rely on it
+# even when a batch happens to hold only nulls in a column.
+ECS_DTYPES: Mapping[str, pl.DataType] = {
+    **dict.fromkeys(
+        (
+            "source.ip", "destination.ip", "source.domain", "destination.domain",
+            "network.transport", "network.protocol", "user.name", "user.domain",
+            "process.executable", "process.name", "process.command_line",
+            "process.parent.executable", "process.parent.command_line", "file.path",
+            "file.name", "registry.path", "dns.question.name", "url.domain",
+            "url.original", "http.request.method", "user_agent.original",
+            "tls.server.name", "rule.id", "rule.name", "email.from.address",
+            "email.subject", "event.code", "event.kind", "message",
+        ),
+        pl.String(),
+    ),
+    **dict.fromkeys(
+        (
+            "source.port", "destination.port", "process.pid", "process.parent.pid",
+            "http.response.status_code", "file.size", "event.severity",
+        ),
+        pl.Int64(),
+    ),
+    "email.to.address": pl.List(pl.String()),
+}  # fmt: skip
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast the shared ECS columns present in ``frame`` to their ``ECS_DTYPES``."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        want = ECS_DTYPES.get(name)
+        if want is None or dtype == want:
+            continue
+        column = pl.col(name)
+        if isinstance(want, pl.List):
+            if isinstance(dtype, pl.List):
+                exprs.append(column.cast(want, strict=False))
+            else:
+                text = column.cast(pl.String)
+                exprs.append(
+                    pl.when(text.is_null()).then(None).otherwise(pl.concat_list(text)).alias(name)
+                )
+        elif isinstance(dtype, pl.List):
+            exprs.append(column.list.join(",").cast(want, strict=False))
+        else:
+            exprs.append(column.cast(want, strict=False))
+    return frame.with_columns(exprs) if exprs else frame
 
 
 def slices(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
