@@ -234,10 +234,10 @@ class SigmaDetector(Detector):
         return findings
 
     def _match_findings(self, match: Match, dataset: str) -> list[Finding]:
-        out = []
-        for i, row in enumerate(match.rows.iter_rows(named=True)):
-            out.append(_finding(match.rule.meta, row, match.evidence(i), dataset))
-        return out
+        return [
+            _finding(match.rule.meta, match.row(i), match.evidence(i), dataset)
+            for i in range(len(match))
+        ]
 
     def _occurrences(self, index: int, match: Match) -> list[Occurrence]:
         corr = self.ruleset.correlations[index]
@@ -245,12 +245,9 @@ class SigmaDetector(Detector):
         ref = corr.refs[key]
         group_cols = [column_name(f) for f in corr.group_fields.get(key, ())]
         value_field = corr.value_fields.get(key)
-        wanted = {TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, LOG_FILE_PATH, *group_cols}
-        if value_field:
-            wanted.add(column_name(value_field))
-        rows = match.rows.select([c for c in match.rows.columns if c in wanted])
         out = []
-        for row in rows.iter_rows(named=True):
+        for i in range(len(match)):
+            row = match.row(i)
             out.append(
                 Occurrence(
                     timestamp=_timestamp(row),

@@ -52,15 +52,30 @@ class RuleGroup:
 class Match:
     """The rows one rule matched in one batch, and per row the selections that matched.
 
-    ``rows`` keeps the batch's own columns plus the canonical Sigma field
-    columns (``fields.column_name``); ``row_ids`` are row positions in the
-    batch; ``selections[i]`` names the selections true on row ``i``.
+    ``rows`` (shared by the matches of one evaluation step) keeps the batch
+    columns asked for, the canonical Sigma field columns
+    (``fields.column_name``) and the row's position in the batch
+    (``fields.ROW_COLUMN``); ``indices`` are this rule's rows in ``rows``;
+    ``selections[i]`` names the selections true on its ``i``-th row.
     """
 
     rule: CompiledRule
     rows: pl.DataFrame
-    row_ids: tuple[int, ...]
+    indices: tuple[int, ...]
     selections: tuple[tuple[str, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def row_ids(self) -> tuple[int, ...]:
+        """Positions of the matched rows in the batch."""
+        ids = self.rows[ROW_COLUMN]
+        return tuple(int(ids[i]) for i in self.indices)
+
+    def row(self, i: int) -> dict[str, object]:
+        """The ``i``-th matched row as a mapping of column to value."""
+        return self.rows.row(self.indices[i], named=True)
 
     def evidence(self, i: int) -> dict[str, object]:
         """The matched fields of row ``i`` verbatim, and which selections matched."""
@@ -71,7 +86,7 @@ class Match:
             for fname in by_name[name].fields:
                 col = column_name(fname)
                 if col in self.rows.columns:
-                    value = self.rows[col][i]
+                    value = self.rows[col][self.indices[i]]
                     if value is not None:
                         fields[fname] = value
         return {"selections": list(names), "fields": fields}
@@ -125,9 +140,12 @@ def _candidates(
             for col, lits in group.literals.items()
         ]
     )
+    found = scans.select(
+        [pl.col(c).explode().drop_nulls().unique().implode() for c in scans.columns]
+    ).row(0)
     keys: set[str] = set()
-    for col in scans.columns:
-        for literal in scans[col].explode().drop_nulls().unique().to_list():
+    for col, literals in zip(scans.columns, found, strict=True):
+        for literal in literals or ():
             keys.update(group.literal_rules.get((col, literal), ()))
     if not keys:
         return work
@@ -181,37 +199,38 @@ def _prepare(sub: pl.DataFrame, resolver: FieldResolver, group: RuleGroup) -> pl
     return sub.with_columns(lower) if lower else sub
 
 
-def _explain(rule: CompiledRule, rows: pl.DataFrame) -> tuple[tuple[str, ...], ...]:
-    names = [s.name for s in rule.selections]
-    flags = rows.select([s.expr.alias(f"s{i}") for i, s in enumerate(rule.selections)])
-    return tuple(
-        tuple(name for name, hit in zip(names, row, strict=True) if hit)
-        for row in flags.iter_rows()
-    )
-
-
-def _match(frame: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFrame) -> list[Match]:
+def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFrame) -> list[Match]:
+    """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only."""
     if not rules or sub.height == 0:
         return []
     hits = sub.select([rule.expr.alias(rule.key) for rule in rules])
-    fired = hits.select(pl.all().any()).row(0, named=True)
-    matches = []
-    for rule in rules:
-        if not fired[rule.key]:
-            continue
-        matched = sub[hits.get_column(rule.key).arg_true()]
-        ids = matched[ROW_COLUMN]
-        canonical = matched.select([column_name(f) for f in sorted(rule.needs.raw)])
-        rows = frame[ids].hstack(canonical)
-        matches.append(
-            Match(
-                rule=rule,
-                rows=rows,
-                row_ids=tuple(ids.to_list()),
-                selections=_explain(rule, matched),
-            )
-        )
-    return matches
+    flags = hits.select(pl.all().any()).row(0)
+    fired = [rule for rule, flag in zip(rules, flags, strict=True) if flag]
+    if not fired:
+        return []
+    keys = [rule.key for rule in fired]
+    hits = hits.select(keys)
+    positions = hits.select(pl.any_horizontal(keys)).to_series().arg_true()
+    matched = sub[positions]
+    hit_lists = hits[positions].to_dict(as_series=False)
+    sel_names = [
+        (rule.key, n, f"{rule.key}\x1f{n}") for rule in fired for n in range(len(rule.selections))
+    ]
+    by_key = {rule.key: rule for rule in fired}
+    sel_flags = matched.select(
+        [by_key[key].selections[n].expr.alias(name) for key, n, name in sel_names]
+    ).to_dict(as_series=False)
+    canonical = sorted({column_name(f) for rule in fired for f in rule.needs.raw})
+    rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
+    out = []
+    for rule in fired:
+        idx = [j for j, hit in enumerate(hit_lists[rule.key]) if hit]
+        columns = [
+            (sel.name, sel_flags[f"{rule.key}\x1f{n}"]) for n, sel in enumerate(rule.selections)
+        ]
+        selections = tuple(tuple(name for name, col in columns if col[j]) for j in idx)
+        out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
+    return out
 
 
 def evaluate(
@@ -232,7 +251,7 @@ def evaluate(
     if keep is None:
         source = frame.drop(ROW_COLUMN)
     else:
-        source = frame.select([c for c in keep if c in frame.schema])
+        source = frame.select([c for c in keep if c in frame.schema and c != ROW_COLUMN])
     masks = frame.select([g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(groups)])
     present = masks.select(pl.all().any()).row(0)
     matches: list[Match] = []
