@@ -150,3 +150,17 @@ def test_wrccdc_ntlm_guessing() -> None:
     assert any(
         f.rule_id == "lateral.remote_service" and f.host_name == "10.150.0.20" for f in found
     )
+
+
+@pytest.mark.shared_data
+def test_kerberos_password_spray_evtx() -> None:
+    if "evtx" not in SOURCES:
+        missing("the EVTX source is not registered")
+    path = shared_path(
+        "evtx", "EVTX-ATTACK-SAMPLES", "Credential Access", "kerberos_pwd_spray_4771.evtx"
+    )
+    found = run([fb.batch for fb in read_file(path, ReadContext())])
+    spray = [f for f in found if f.rule_id == "bruteforce.auth"]
+    assert [f.host_name for f in spray] == ["172.16.66.1"]
+    assert spray[0].evidence["failures"] == 9 and spray[0].evidence["accounts"] == 10
+    assert "T1110.003" in spray[0].techniques

@@ -2,7 +2,8 @@
 
 Reads ``zeek.conn`` (and Suricata flows), ``zeek.ntlm``, ``zeek.smb_mapping``,
 ``zeek.dce_rpc`` and Windows Security events 4624 (network logon), 4625
-(failed logon) and 4776 (NTLM credential validation). Only internal-to-internal
+(failed logon), 4776 (NTLM credential validation) and 4768/4771 (Kerberos
+ticket and pre-authentication failures). Only internal-to-internal
 traffic counts; allow-listed sources (backup servers, scanners you run) are
 exempt. Windows are hopping: ``window_seconds`` long, every half window.
 
@@ -14,8 +15,9 @@ Rules (all reported from ``finish``, with the window that made the case):
   SHR, OTH), high when it reaches ``failed_share`` (a worm's scan, T1210)
   or twice the target count.
 - ``bruteforce.auth``: one source makes at least ``min_failures`` failed
-  authentications (NTLM, 4625, 4776) in a window, or at least ``min_attempts``
-  attempts under five or more account names (guessing or spraying, T1110).
+  authentications (NTLM, 4625, 4776, 4768, 4771) in a window, or at least ``min_attempts``
+  attempts under five or more account names, or failures for eight or more
+  accounts (guessing or spraying, T1110).
 - ``lateral.logon_sweep``: one source logs on (4624 type 3, NTLM success) to
   ``min_targets`` hosts in a window (T1021.002).
 - ``lateral.admin_share``: one source maps ``ADMIN$``/``C$`` on three or
@@ -61,6 +63,8 @@ REMOTE_EXEC_OPS = {
 }
 ADMIN_SHARE_MIN_HOSTS = 3
 SPRAY_MIN_USERS = 5
+# this many accounts failing from one source in a window is spraying, however few tries
+SPRAY_MIN_FAILED_USERS = 8
 EVIDENCE_ITEMS = 10
 
 _ROWS = pl.Schema(
@@ -128,6 +132,7 @@ def windows(rows: pl.DataFrame, seconds: int) -> pl.DataFrame:
             pl.len().alias("attempts"),
             pl.col("failed").sum().alias("failures"),
             pl.col("user").drop_nulls().n_unique().alias("users"),
+            pl.col("user").filter(pl.col("failed")).drop_nulls().n_unique().alias("failed_users"),
             pl.col("dst").unique(maintain_order=True).head(EVIDENCE_ITEMS).alias("sample_targets"),
             pl.col("user")
             .drop_nulls()
@@ -225,11 +230,11 @@ class LateralMovementDetector(Detector):
 
     def _windows(self, frame: pl.DataFrame, state: LateralState) -> None:
         code = pl.col("event.code").cast(pl.String)
-        events = frame.filter(code.is_in(["4624", "4625", "4776"]))
+        events = frame.filter(code.is_in(["4624", "4625", "4776", "4768", "4771"]))
         if events.height == 0:
             return
         data = "winlog.event_data."
-        ip = _col(events, data + "IpAddress", "source.ip")
+        ip = _col(events, data + "IpAddress", "source.ip").str.replace(r"^::ffff:", "")
         workstation = _col(events, data + "Workstation", data + "WorkstationName")
         src = (
             pl.when(ip.is_not_null() & ~ip.is_in(["-", "::1", "127.0.0.1", ""]))
@@ -240,9 +245,10 @@ class LateralMovementDetector(Detector):
         user = _col(events, data + "TargetUserName", "user.name")
         status = _col(events, data + "Status")
         event_code = pl.col("event.code").cast(pl.String)
-        failed = (event_code == "4625") | (
-            (event_code == "4776") & status.is_not_null() & (status != "0x0")
-        )
+        # 4776 (NTLM), 4768/4771 (Kerberos) carry a status: anything but 0x0 failed
+        checked = event_code.is_in(["4776", "4768", "4771"])
+        failed = (event_code == "4625") | (checked & status.is_not_null() & (status != "0x0"))
+
         rows = _rows(events, src, target, user, failed, event_code)
         rows = rows.filter(pl.col("src").is_not_null() & (pl.col("src") != pl.col("dst")))
         # Windows sources may be names, not addresses: keep those unless they are outside addresses
@@ -250,7 +256,7 @@ class LateralMovementDetector(Detector):
         keep = ~is_ip | self._internal.mask(rows["src"])
         keep = keep & ~self._allow.mask(rows["src"])
         rows = rows.filter(keep)
-        state.auth.append(rows.filter(pl.col("what").is_in(["4625", "4776"])))
+        state.auth.append(rows.filter(pl.col("what").is_in(["4625", "4776", "4768", "4771"])))
         logon_type = _col(events, data + "LogonType")
         network = events.select(((event_code == "4624") & (logon_type == "3")).fill_null(False))
         logons = _rows(
@@ -312,8 +318,10 @@ class LateralMovementDetector(Detector):
         if rows.height == 0:
             return []
         stats = windows(rows, settings.window_seconds)
-        condition = (pl.col("failures") >= settings.min_failures) | (
-            (pl.col("attempts") >= settings.min_attempts) & (pl.col("users") >= SPRAY_MIN_USERS)
+        condition = (
+            (pl.col("failures") >= settings.min_failures)
+            | ((pl.col("attempts") >= settings.min_attempts) & (pl.col("users") >= SPRAY_MIN_USERS))
+            | (pl.col("failed_users") >= SPRAY_MIN_FAILED_USERS)
         )
         best = best_windows(stats, condition, "attempts")
         findings = []
