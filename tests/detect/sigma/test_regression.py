@@ -1,23 +1,25 @@
 """SigmaHQ's regression suite: every rule fires on its own sample, match_count times.
 
 Each ``regression_data/**/info.yml`` names a rule id and an ``.evtx`` sample (the
-same events are beside it as evtx JSON). The rule must match the EVTX and the
-JSON form alike, exactly ``match_count`` times where upstream gives one.
+same events are beside it as evtx JSON). Both are read by Sekimori's own sources;
+the rule must match the EVTX and the JSON form alike, exactly ``match_count``
+times where upstream gives one.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import yaml
 
 from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.detect.sigma.engine import evaluate, group_rules
+from sekimori.model import EventBatch
+from sekimori.sources import ReadContext, read_file
 from tests.conftest import SHARED_DATA, shared_path
-from tests.detect.sigma.evtx_reader import flatten_event, frame_of, read_evtx
 
 REGRESSION = SHARED_DATA / "sigma" / "regression_data"
 
@@ -48,18 +50,14 @@ def _samples() -> list[tuple[str, str, Path, int | None]]:
 SAMPLES = _samples()
 
 
-def _json_docs(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    decoder = json.JSONDecoder()
-    docs, pos = [], 0
-    while pos < len(text):
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            break
-        doc, pos = decoder.raw_decode(text, pos)
-        docs.extend(doc if isinstance(doc, list) else [doc])
-    return docs
+def _read(path: Path) -> pl.DataFrame:
+    """Events of ``path`` through Sekimori's own sources (EVTX or evtx JSON)."""
+    frames = []
+    for item in read_file(path, ReadContext()):
+        assert item.report.error is None, item.report.error
+        if item.batch.frame.height:
+            frames.append(item.batch.frame)
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _count(detector: SigmaDetector, rule_id: str, frame: Any) -> int:
@@ -85,21 +83,20 @@ def test_rule_fires_on_its_sample(
     sigmahq_detector: SigmaDetector, rule_id: str, title: str, evtx: Path, match_count: int | None
 ) -> None:
     expected = UPSTREAM_COUNT_DIFFERS.get(rule_id, (match_count, ""))[0]
-    got = _count(sigmahq_detector, rule_id, read_evtx(evtx).frame)
+    got = _count(sigmahq_detector, rule_id, _read(evtx))
     if expected is None:
         assert got >= 1, title
     else:
         assert got == expected, title
     sidecar = evtx.with_suffix(".json")
     if sidecar.exists():
-        rows = [flatten_event(doc, str(sidecar)) for doc in _json_docs(sidecar)]
-        assert _count(sigmahq_detector, rule_id, frame_of(rows)) == got
+        assert _count(sigmahq_detector, rule_id, _read(sidecar)) == got
 
 
 @pytest.mark.shared_data
 def test_whole_rule_set_on_a_sample_finds_the_rule(sigmahq_detector: SigmaDetector) -> None:
     rule_id, _title, evtx, _expected = next(s for s in SAMPLES if s[3] == 7)
-    batch = read_evtx(evtx)
+    batch = EventBatch("windows", _read(evtx), str(evtx))
     findings = sigmahq_detector.detect(batch, sigmahq_detector.new_state())
     assert sum(1 for f in findings if f.rule_id == rule_id) == 7
     assert all(f.evidence["selections"] for f in findings)
