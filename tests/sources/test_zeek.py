@@ -229,3 +229,19 @@ def test_cut_gzip_log_keeps_the_rows_before_the_cut(tmp_path: Path) -> None:
     assert 0 < frame.height < 20_000
     assert any("cut short" in p for p in report.problems)
     assert frame["event.id"].to_list() == [f"C{i:08d}" for i in range(frame.height)]
+
+
+def test_corelight_stream_names_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(
+        '{"@stream":"dns","@system":"sensor-1","ts":"2024-05-13T09:00:01Z","uid":"Cd1",'
+        '"id.orig_h":"10.0.0.21","id.orig_p":53001,"id.resp_h":"10.0.0.2","id.resp_p":53,'
+        '"query":"c2.example.com"}\n'
+        '{"@stream":"conn","@system":"sensor-1","ts":"2024-05-13T09:00:02Z","uid":"Cc1",'
+        '"id.orig_h":"10.0.0.21","id.orig_p":49712,"id.resp_h":"203.0.113.50","id.resp_p":8080,'
+        '"proto":"tcp","conn_state":"SF"}\n'
+    )
+    _, frame, datasets = read_all(path)
+    assert datasets == ["zeek.dns", "zeek.conn"]
+    assert "zeek.dns.@system" not in frame.columns
+    assert "zeek.dns.conn_state" not in frame.columns

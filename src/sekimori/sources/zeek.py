@@ -3,7 +3,7 @@
 Every raw field is kept as ``zeek.<log>.<field>`` (``zeek.conn.id.orig_h``)
 with the dtype of its Zeek type; the ECS fields of ``ECS_BY_LOG`` are added
 (``source.ip``, ``destination.port``, ``dns.question.name``,
-``url.original`` …). The log type comes from ``#path`` or ``_path``, else
+``url.original`` …). The log type comes from ``#path`` or ``_path`` (``@stream``), else
 from the file name (``conn.log``, ``conn.09:00:00-10:00:00.log.gz``), else
 from the fields present. ``host.name`` is the originating address (network
 detectors re-key anyway), ``event.id`` the Zeek ``uid`` (``fuid`` for
@@ -120,7 +120,7 @@ _SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = tuple(
 _NAME = re.compile(
     r"^(?:open_)?([a-z][a-z0-9_]*?)(?:[._-]\d.*)?(?:\.(?:log|json|txt|tsv))*(?:\.gz)?$"
 )
-_JSON_ZEEK = re.compile(rb'^\s*\{\s*"(?:_path|_write_ts|ts|uid|fuid|id\.orig_h)"\s*:')
+_JSON_ZEEK = re.compile(rb'^\s*\{\s*"(?:_path|@stream|_write_ts|ts|uid|fuid|id\.orig_h)"\s*:')
 
 
 class ZeekSource(Source):
@@ -136,7 +136,7 @@ class ZeekSource(Source):
         if not _JSON_ZEEK.match(first):
             return False
         return b'"event_type"' not in first and (
-            b'"uid"' in first or b'"ts"' in first or b'"_path"' in first
+            b'"uid"' in first or b'"ts"' in first or b'"_path"' in first or b'"@stream"' in first
         )
 
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
@@ -150,7 +150,7 @@ class ZeekSource(Source):
                     yield from _batches(frame, header.path, path, member.where, ctx, report)
             else:
                 for frame in ndjson_frames(member.stream, member.where, report, prefix=head):
-                    for part in _by_path(flatten(frame)):
+                    for part in _by_path(_stream_as_path(flatten(frame))):
                         yield from _batches(part, None, path, member.where, ctx, report)
 
 
@@ -163,12 +163,24 @@ def _opened(value: str) -> pl.Expr:
     )
 
 
+def _stream_as_path(frame: pl.DataFrame) -> pl.DataFrame:
+    """Corelight's ``@stream`` names the log as ``_path`` does; ``@system`` is the sensor."""
+    if "@stream" in frame.columns and "_path" not in frame.columns:
+        frame = frame.rename({"@stream": "_path"})
+    return frame.drop([c for c in ("@stream", "@system", "_system_name") if c in frame.columns])
+
+
 def _by_path(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
     """A JSON stream of several logs (``_path`` differs) split per log."""
     if "_path" not in frame.columns or frame["_path"].n_unique() <= 1:
         yield frame
         return
-    yield from frame.partition_by("_path", maintain_order=True)
+    for part in frame.partition_by("_path", maintain_order=True):
+        # a field of another log is null all through this one: leave it out
+        empty = [
+            c for c in part.columns if c != LINE_COLUMN and part[c].null_count() == part.height
+        ]
+        yield part.drop(empty)
 
 
 def log_type(declared: str | None, filename: str, columns: list[str]) -> str:
