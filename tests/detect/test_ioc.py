@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sekimori.detect.ioc import IntelDetector, full_urls
 from sekimori.intel.feeds import read_feed
 from sekimori.intel.indicator import Indicator
@@ -194,3 +196,26 @@ def test_observables_of_other_findings() -> None:
         ("intel.url", "http://loader.example.invalid/x/load.dll"),
     ]
     assert all(f.host_name == "PC-07" and f.evidence["via_finding"] == macro.id for f in found)
+
+
+@pytest.mark.shared_data
+def test_suricata_eve_is_matched() -> None:
+    import polars as pl
+
+    from sekimori.sources import SOURCES, ReadContext, read_file
+    from tests.conftest import missing, shared_path
+
+    if "suricata" not in SOURCES:
+        missing("the Suricata source is not registered")
+    path = shared_path("zeek", "slips", "dataset", "test6-malicious.suricata.json")
+    batches = [fb.batch for fb in read_file(path, ReadContext())]
+    frame = pl.concat([b.frame.select("destination.ip") for b in batches], how="diagonal")
+    # the busiest destination of the capture stands in for a feed entry
+    busiest = frame["destination.ip"].drop_nulls().mode().sort()[0]
+    detector = IntelDetector(
+        IntelIndex.build([Indicator("ip", busiest, "test", threat="botnet_cc")])
+    )
+    state = detector.new_state()
+    found = [f for b in batches for f in detector.detect(b, state)]
+    assert found and all(f.dataset == "suricata.eve" for f in found)
+    assert all(f.evidence["indicator"] == busiest and f.severity is Severity.HIGH for f in found)
