@@ -105,3 +105,13 @@ def test_encrypted_zip_member_is_counted(tmp_path: Path) -> None:
     report = ReadReport(path=str(path), source="t")
     assert list(open_members(path, report)) == []
     assert report.skipped == 1 and "encrypted" in report.problems[0]
+
+
+def test_zip_head_skips_folders_and_empty_members(tmp_path: Path) -> None:
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("export/", b"")
+        archive.writestr("export/.DS_Store", b"\x00\x00")
+        archive.writestr("export/empty.json", b"")
+        archive.writestr("export/events.json", b'{"EventID": 4624, "Channel": "Security"}\n')
+    assert read_head(path, 64) == b'{"EventID": 4624, "Channel": "Security"}\n'

@@ -99,16 +99,24 @@ def read_head(path: Path, size: int) -> bytes:
     window = max(size, 512)  # enough to see a tar header
     with path.open("rb") as fh:
         raw = fh.read(window)
-    if raw.startswith(ZIP_MAGIC):
-        return _unzip_head(raw, size)
     if raw.startswith(GZIP_MAGIC):
         head = _gunzip_head(raw, window)
         if not _is_tar(head):
             return head[:size]
-    elif not _is_tar(raw):
+    elif not raw.startswith(ZIP_MAGIC) and not _is_tar(raw):
         return raw[:size]
-    for member in open_members(path):
-        return member.stream.read(size)
+    try:
+        return _first_member_head(path, size)
+    except SourceError:
+        return _unzip_head(raw, size) if raw.startswith(ZIP_MAGIC) else b""
+
+
+def _first_member_head(path: Path, size: int) -> bytes:
+    """The head of the first member of an archive that has content (of the first ten)."""
+    for count, member in enumerate(open_members(path), start=1):
+        head = member.stream.read(size)
+        if head.strip() or count >= 10:
+            return head
     return b""
 
 
