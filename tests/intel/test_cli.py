@@ -64,3 +64,29 @@ def test_export_from_files_and_bad_options(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[site\n")
     assert invoke("export", "--format", "plain", "--config", str(bad), home=tmp_path)[0] == 2
+
+
+def test_update_fetches_configured_urls_from_a_local_server(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DATA))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        site = tmp_path / "site.toml"
+        site.write_text(
+            f'[[intel.feeds]]\nname = "feodo"\nlocation = "http://127.0.0.1:{port}/feodo.csv"\n'
+        )
+        code, out = invoke("update", "--config", str(site), home=tmp_path)
+        assert code == 0 and "feodo: 3 indicators (feodo-csv)" in out
+        site.write_text(f'[[intel.feeds]]\nlocation = "http://127.0.0.1:{port}/absent.csv"\n')
+        code, out = invoke("update", "--config", str(site), home=tmp_path)
+        assert code == 1 and "cannot fetch feed" in out
+    finally:
+        server.shutdown()
+        server.server_close()
