@@ -164,3 +164,27 @@ def test_kerberos_password_spray_evtx() -> None:
     assert [f.host_name for f in spray] == ["172.16.66.1"]
     assert spray[0].evidence["failures"] == 9 and spray[0].evidence["accounts"] == 10
     assert "T1110.003" in spray[0].techniques
+
+
+def test_suricata_flows_sweep() -> None:
+    import polars as pl
+
+    rows = [
+        {
+            "@timestamp": DAY + timedelta(seconds=i),
+            "tenant": "default",
+            "host.name": "10.1.0.66",
+            "event.id": f"flow{i}",
+            "event.dataset": "suricata.eve",
+            "log.file.path": "eve.json",
+            "source.ip": "10.1.0.66",
+            "destination.ip": f"10.2.0.{i + 1}",
+            "destination.port": 445,
+            "suricata.eve.event_type": "flow",
+            "suricata.eve.flow.state": "new",
+        }
+        for i in range(15)
+    ]
+    frame = pl.DataFrame(rows).with_columns(pl.col("@timestamp").cast(pl.Datetime("us", "UTC")))
+    found = run([EventBatch(dataset="suricata.eve", frame=frame)])
+    assert [(f.rule_id, f.evidence["failed_share"]) for f in found] == [("lateral.smb_sweep", 1.0)]
