@@ -50,3 +50,15 @@ def test_unescape_values() -> None:
     assert unescape(r"\xe4\xbc\x9a") == "会"
     assert unescape(r"\xff!") == "\\xff!"
     assert unescape("plain") == "plain"
+
+
+def test_escapes_inside_sets_are_undone() -> None:
+    text = (
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+        "#fields\tts\tanswers\tquery\n#types\ttime\tvector[string]\tstring\n"
+        "10.5\ta\\x2cb,c\tx\\\\y\n11.0\t-\tplain\n"
+    )
+    report = ReadReport(path="x", source="zeek")
+    [(_, frame)] = list(read_tsv(io.BytesIO(text.encode()), "x", report))
+    assert frame["answers"].to_list() == [["a,b", "c"], None]
+    assert frame["query"].to_list() == ["x\\y", "plain"]

@@ -166,9 +166,11 @@ def unescape_strings(frame: pl.DataFrame) -> pl.DataFrame:
             joined = column.list.join("")
             rows = joined.str.contains("\\", literal=True).fill_null(False).arg_true()
             if len(rows):
-                lists = column.gather(rows).to_list()
-                fixed_lists = [None if v is None else [unescape(x) for x in v] for v in lists]
-                frame = frame.with_columns(column.scatter(rows, fixed_lists))
+                # scatter does not take lists: rebuild the column (rare: escapes in sets)
+                values = column.to_list()
+                for row in rows.to_list():
+                    values[row] = [unescape(x) for x in values[row]]
+                frame = frame.with_columns(pl.Series(name, values, dtype=dtype))
     return frame
 
 
