@@ -117,3 +117,54 @@ def test_hunt_over_zeek_logs_names_the_infected_host(tmp_path: Path) -> None:
         if f.host_name != INFECTED and f.severity.rank > Severity.LOW.rank
     ]
     assert others == []
+
+
+def test_partial_and_odd_batches_do_not_break_any_detector() -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    base = {
+        "@timestamp": [datetime(2026, 1, 1, tzinfo=UTC), None, datetime(2026, 1, 1, tzinfo=UTC)],
+        "tenant": ["default"] * 3,
+        "host.name": ["h", None, "x"],
+        "event.id": ["a", "b", None],
+        "event.dataset": ["d"] * 3,
+        "log.file.path": ["p"] * 3,
+    }
+    optional = {
+        "source.ip": ["10.0.0.1", None, "bogus"],
+        "destination.ip": ["192.0.2.10", "10.0.0.2", None],
+        "destination.port": ["445", None, "x"],
+        "url.domain": ["x.invalid", None, ""],
+        "url.original": ["/a.exe", None, "http://x/y"],
+        "dns.question.name": [None, "c2.example.invalid", "."],
+        "zeek.conn.conn_state": ["S0", None, "SF"],
+        "zeek.http.resp_mime_types": [["application/x-dosexec"], None, []],
+        "file.hash.md5": ["d41d8cd98f00b204e9800998ecf8427e", None, "zz"],
+        "event.code": ["4625", "4624", None],
+        "winlog.event_data.IpAddress": ["10.0.0.9", "-", None],
+    }
+    keys = list(optional)
+    detectors = network_detectors(load_site(None), [INTEL / "plain.txt"])
+    datasets = [
+        "zeek.conn",
+        "zeek.http",
+        "zeek.dns",
+        "zeek.files",
+        "zeek.smtp",
+        "zeek.ntlm",
+        "zeek.smb_mapping",
+        "zeek.dce_rpc",
+        "suricata.eve",
+        "windows",
+    ]
+    for dataset in datasets:
+        for combo in (keys, keys[::2], keys[1::2], keys[:3], keys[3:]):
+            data = dict(base) | {k: optional[k] for k in combo}
+            batch = EventBatch(dataset, pl.DataFrame(data, strict=False))
+            for detector in detectors:
+                state = detector.new_state()
+                if detector.wants(dataset):
+                    detector.detect(batch, state)
+                detector.finish(state)

@@ -394,7 +394,7 @@ class BeaconDetector(Detector):
             sizes = _column(frame, prefix + "orig_bytes").fill_null(0) + _column(
                 frame, prefix + "resp_bytes"
             ).fill_null(0)
-            part = self._pairs(frame, "ip", pl.col("destination.ip"), sizes, "conn")
+            part = self._pairs(frame, "ip", _column(frame, "destination.ip"), sizes, "conn")
         elif dataset == "suricata.eve":
             if "suricata.eve.event_type" not in frame.columns:
                 return []
@@ -402,7 +402,7 @@ class BeaconDetector(Detector):
             sizes = _column(flows, "suricata.eve.flow.bytes_toserver").fill_null(0) + _column(
                 flows, "suricata.eve.flow.bytes_toclient"
             ).fill_null(0)
-            part = self._pairs(flows, "ip", pl.col("destination.ip"), sizes, "flow")
+            part = self._pairs(flows, "ip", _column(flows, "destination.ip"), sizes, "flow")
         elif dataset == "zeek.http":
             sizes = _column(frame, "zeek.http.request_body_len").fill_null(0) + _column(
                 frame, "zeek.http.response_body_len"
@@ -421,7 +421,9 @@ class BeaconDetector(Detector):
             part = pl.concat(
                 [
                     self._pairs(with_name, "fqdn", host, sizes, "http"),
-                    self._pairs(without_name, "ip", pl.col("destination.ip"), sizes, "http"),
+                    self._pairs(
+                        without_name, "ip", _column(without_name, "destination.ip"), sizes, "http"
+                    ),
                 ]
             )
         elif dataset == "zeek.ssl":
@@ -450,12 +452,12 @@ class BeaconDetector(Detector):
                 if kind == "fqdn"
                 else destination.cast(pl.String)
             ).alias("dst"),
-            pl.col("destination.ip").cast(pl.String).alias("dst_ip"),
+            _column(frame, "destination.ip").cast(pl.String).alias("dst_ip"),
             _column(frame, HOST_NAME).cast(pl.String).alias("host"),
             pl.col(TIMESTAMP).dt.epoch("s").alias("ts"),
             (sizes if sizes is not None else pl.lit(None)).cast(pl.Int64).alias("bytes"),
             _column(frame, EVENT_ID).cast(pl.String).alias("uid"),
-            _column(frame, "destination.port").cast(pl.Int64).alias("port"),
+            _column(frame, "destination.port").cast(pl.Int64, strict=False).alias("port"),
         ).filter(
             pl.col("src").is_not_null()
             & pl.col("dst").is_not_null()

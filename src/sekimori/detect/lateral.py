@@ -199,7 +199,9 @@ class LateralMovementDetector(Detector):
         none = pl.lit(None, dtype=pl.String)
         if dataset in ("zeek.conn", "suricata.eve") and "destination.port" in frame.columns:
             ports = self.site.lateral.ports
-            wanted = frame.filter(pl.col("destination.port").is_in(ports))
+            wanted = frame.filter(
+                pl.col("destination.port").cast(pl.Int64, strict=False).is_in(ports)
+            )
             if dataset == "suricata.eve":
                 wanted = wanted.filter(_col(wanted, "suricata.eve.event_type") == "flow")
                 failed = _col(wanted, "suricata.eve.flow.state").is_in(["new", "rejected"])

@@ -118,14 +118,16 @@ class SpamBotDetector(Detector):
             pl.col("destination.ip").cast(pl.String).alias("dst"),
         ]
         if batch.dataset in ("zeek.conn", "suricata.eve") and "destination.port" in frame.columns:
-            wanted = frame.filter(pl.col("destination.port").is_in(self.site.spam.ports))
+            wanted = frame.filter(
+                pl.col("destination.port").cast(pl.Int64, strict=False).is_in(self.site.spam.ports)
+            )
             if batch.dataset == "suricata.eve" and "suricata.eve.event_type" in wanted.columns:
                 wanted = wanted.filter(pl.col("suricata.eve.event_type") == "flow")
             rows = wanted.select(
                 *base[:1],
                 pl.col("source.ip").cast(pl.String).alias("src"),
                 pl.col("destination.ip").cast(pl.String).alias("dst"),
-                pl.col("destination.port").cast(pl.Int64).alias("port"),
+                pl.col("destination.port").cast(pl.Int64, strict=False).alias("port"),
                 pl.col(TIMESTAMP).alias("ts"),
                 _col(wanted, EVENT_ID).cast(pl.String).alias("uid"),
             ).drop_nulls(["src", "dst"])
