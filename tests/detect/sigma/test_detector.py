@@ -85,6 +85,6 @@ def test_burst_correlation_names_its_source() -> None:
     (finding,) = detector.finish(state)
     assert finding.rule_name == "Burst of Failed Logons From One Source"
     assert finding.source_ip == "192.0.2.66"
-    assert finding.evidence["count"] == 20
+    assert finding.evidence["count"] == 30
     assert finding.evidence["group_by"] == {"IpAddress": "192.0.2.66"}
     assert finding.techniques == ("T1110", "T1110.001")

@@ -11,9 +11,10 @@ Matches of the referenced rules arrive batch by batch and are kept in an
 explicit ``CorrelationState`` (only the matches, never the batch); the
 windows are evaluated when the run finishes, so that events of different
 files (a Security log and a System log) meet whatever order they are read in.
-Windows slide: when the condition holds, one finding is made for the events
-in the window and the window starts again after them, so that a burst gives
-one finding, not one per event.
+Windows slide: when the condition holds, the burst goes on as long as events
+keep coming within the time span, and makes one finding (with all its events
+counted); then the window starts again, so that a burst gives one finding,
+not one per event.
 """
 
 from __future__ import annotations
@@ -289,7 +290,15 @@ def _counting(corr: CompiledCorrelation, items: Sequence[Occurrence]) -> list[Co
     if corr.op in _GROWING:
         window: deque[Occurrence] = deque()
         values: Counter[str | None] = Counter()
+        burst: list[Occurrence] | None = None
         for occ in items:
+            if burst is not None:
+                # The burst goes on while events keep coming within the time span.
+                if occ.timestamp - burst[-1].timestamp <= corr.timespan:
+                    burst.append(occ)
+                    continue
+                hits.append(CorrelationHit(corr, tuple(burst), _measure(corr, burst)))
+                burst = None
             window.append(occ)
             values[occ.value] += 1
             while occ.timestamp - window[0].timestamp > corr.timespan:
@@ -303,9 +312,11 @@ def _counting(corr: CompiledCorrelation, items: Sequence[Occurrence]) -> list[Co
                 else float(len(window))
             )
             if test(measure, corr.count):
-                hits.append(CorrelationHit(corr, tuple(window), measure))
+                burst = list(window)
                 window.clear()
                 values.clear()
+        if burst is not None:
+            hits.append(CorrelationHit(corr, tuple(burst), _measure(corr, burst)))
         return hits
     # "fewer than" conditions: fixed windows from the first event of each.
     start = 0
