@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sekimori.errors import IntelError
 from sekimori.intel.feeds import parse_feed, read_feed, reader_for
@@ -72,3 +75,34 @@ def test_feodo_text_list_with_its_banner_is_plain(tmp_path: Path) -> None:
     result = read_feed(text)
     assert result.report.format == "plain"
     assert [i.value for i in result.indicators] == ["192.0.2.10"]
+
+
+ODD_DOCUMENTS = [
+    '{"Event": 5}',
+    '{"Event": {"Attribute": [5, {"type": "ip-dst"}], "Object": "x"}}',
+    '{"response": [{"Event": null}]}',
+    '[{"ip_address": 5}, 3]',
+    '{"type": "bundle", "objects": 5}',
+    '{"type": "bundle", "objects": [{"type": "indicator"}, 7]}',
+    '{"query_status": "ok", "data": [1, {"ioc_type": "url"}]}',
+    '{"1": {"ioc_type": "domain", "ioc_value": null}}',
+    '"dst_ip","malware"\n"x"',
+    "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n1,2,3",
+    "\ufeff192.0.2.1\r\n",
+]
+
+
+@pytest.mark.parametrize("text", ODD_DOCUMENTS)
+def test_odd_documents_give_an_error_or_a_report(text: str) -> None:
+    try:
+        result = parse_feed(text, "odd")
+    except IntelError:
+        return
+    assert result.report.indicators == len(result.indicators)
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_text_gives_an_error_or_a_report(text: str) -> None:
+    with contextlib.suppress(IntelError):
+        parse_feed(text, "fuzz")
