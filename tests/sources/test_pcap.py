@@ -206,3 +206,20 @@ def test_zeek_trace_smtp() -> None:
     smtp = found["zeek.smtp"].batch.frame
     assert "gurpartap@patriots.in" in smtp["email.from.address"].to_list()
     assert "zeek.dns" in found
+
+
+def test_broken_captures(tmp_path: Path, capture: Path) -> None:
+    from sekimori.errors import SourceError
+
+    data = capture.read_bytes()
+    short = tmp_path / "short.pcap"
+    short.write_bytes(data[:4])
+    with pytest.raises(SourceError):
+        batches(short)
+    odd_link = tmp_path / "link.pcap"
+    odd_link.write_bytes(data[:20] + (319).to_bytes(4, "little") + data[24:])
+    with pytest.raises(SourceError):
+        batches(odd_link)
+    truncated = tmp_path / "truncated.pcap"
+    truncated.write_bytes(data[: len(data) // 2])
+    assert "zeek.conn" in batches(truncated)

@@ -291,6 +291,8 @@ class _PcapReader:
     def run(self, fh: BinaryIO) -> Iterator[EventBatch]:
         capture = self._open(fh)
         datalink = capture.datalink()
+        if datalink not in (ETHERNET, LINUX_SLL, *RAW, *LOOPBACK):
+            raise SourceError(f"link type {datalink} is not read", where=str(self.path))
         now = 0.0
         try:
             for ts, buf in capture:
