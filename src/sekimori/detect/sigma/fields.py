@@ -6,7 +6,8 @@ A Sigma rule names Windows fields as they appear in the event's XML
 events); the ``System`` part has ECS names (``event.code``,
 ``winlog.channel``). Shippers that keep only ECS fields (Winlogbeat/Elastic
 Agent pipelines drop some raw fields once mapped) are read through the ECS
-fallback table below.
+fallback table below, then through the sources' own mapping
+(``sources.windows.SIGMA_TO_ECS``).
 
 The engine never matches on the batch columns directly: for every Sigma
 field a rule group needs it adds one *canonical* column (``column_name``),
@@ -21,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import polars as pl
+
+from sekimori.sources.windows import SIGMA_TO_ECS
 
 EVENT_DATA = "winlog.event_data."
 USER_DATA = "winlog.user_data."
@@ -97,9 +100,10 @@ def candidates(field: str, fieldmap: Mapping[str, str]) -> tuple[str, ...]:
     if name in SPECIAL_FIELDS:
         return SPECIAL_FIELDS[name]
     found = [EVENT_DATA + name, USER_DATA + name]
-    found.extend(ECS_FALLBACK.get(name, ()))
-    if name != field:
-        found.extend(ECS_FALLBACK.get(field, ()))
+    for key in dict.fromkeys((name, field)):
+        found.extend(ECS_FALLBACK.get(key, ()))
+        if key in SIGMA_TO_ECS:
+            found.append(SIGMA_TO_ECS[key])
     if "." in field:
         # Rules written for ECS data name the ECS column itself.
         found.append(field)
@@ -126,9 +130,15 @@ class FieldResolver:
         return self._loose.get(_loose(column))
 
     def columns(self, field: str, fieldmap: Mapping[str, str]) -> list[str]:
-        """The batch columns present for ``field``, best first."""
-        present = (self._present(c) for c in candidates(field, fieldmap))
-        return list(dict.fromkeys(c for c in present if c is not None))
+        """The batch columns present for ``field``, best first.
+
+        When the raw ``winlog.event_data``/``user_data`` column is there, only
+        it counts: an ECS column is filled from several raw fields, and a row
+        without the raw field does not have the Sigma field.
+        """
+        present = [p for p in (self._present(c) for c in candidates(field, fieldmap)) if p]
+        raw = [c for c in present if c.startswith((EVENT_DATA, USER_DATA))]
+        return list(dict.fromkeys(raw or present))
 
     def expr(self, field: str, fieldmap: Mapping[str, str]) -> pl.Expr:
         """The field's value as text (null where the field does not exist)."""
