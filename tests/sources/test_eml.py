@@ -106,3 +106,18 @@ def test_oversized_message_keeps_its_headers(monkeypatch: pytest.MonkeyPatch, da
     row = frame.row(0, named=True)
     assert row["email.subject"] == "請求書の送付（5月分）"
     assert row["email.attachments.file.name"] == []  # body not parsed
+
+
+def test_yaml_and_http_dumps_are_not_mail() -> None:
+    from sekimori.sources.eml import EmlSource
+
+    sigma_rule = (
+        b"title: Suspicious Office Child Process\nid: 00000000-0000-0000-0000-000000000000\n"
+        b"status: test\nreferences:\n    - https://example.com/\nauthor: someone\n"
+        b"date: 2024-01-01\nlogsource:\n    product: windows\n"
+    )
+    assert not EmlSource().sniff(sigma_rule, "rule.yml")
+    http = b"Date: Mon, 13 May 2024 09:00:00 GMT\nContent-Type: text/html\nServer: x\n\n<html>"
+    assert not EmlSource().sniff(http, "response.txt")
+    mail = b"Received: from a\nFrom: a@example.com\nSubject: hi\n\nbody"
+    assert EmlSource().sniff(mail, "message")

@@ -48,6 +48,10 @@ _KNOWN_HEADERS = frozenset(
         b"arc-seal", b"received-spf", b"x-original-to", b"content-transfer-encoding",
     }
 )  # fmt: skip
+# Headers only mail has; one of them must be among the first lines.
+_CORE_HEADERS = frozenset(
+    {b"from", b"received", b"message-id", b"return-path", b"delivered-to", b"mime-version"}
+)
 _MBOX_SEPARATOR = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
 _LIST = pl.List(pl.String)
 SCHEMA: dict[str, Any] = {
@@ -113,15 +117,21 @@ def _looks_like_headers(head: bytes) -> bool:
     if not lines or not _HEADER_LINE.match(lines[0]):
         return False
     known = 0
+    core = False
     for line in lines:
         if not line.strip():
             break
         match = _HEADER_LINE.match(line)
         if match:
-            known += match[1].lower() in _KNOWN_HEADERS or match[1].lower().startswith(b"x-")
+            name = match[1].lower()
+            # mail software writes header names capitalized; YAML keys (a Sigma rule's
+            # "date:" and "references:") are lower case
+            if name in _CORE_HEADERS or match[1][:1].isupper():
+                known += name in _KNOWN_HEADERS or name.startswith(b"x-")
+            core = core or name in _CORE_HEADERS
         elif not line[:1].isspace():
             return False
-    return known >= 2
+    return core and known >= 2
 
 
 def _is_mbox(data: bytes) -> bool:
