@@ -410,3 +410,25 @@ def write_zeek_tsv(batch: EventBatch, folder: Path) -> Path:
         body.write_csv(fh, separator="\t", include_header=False, quote_style="never")
         fh.write("#close\t2026-11-21-00-00-00\n")
     return path
+
+
+def sysmon_connections(rows: Iterable[tuple[datetime, str, str, str, int]]) -> EventBatch:
+    """Sysmon event 3 rows ``(ts, computer, source ip, destination ip, destination port)``."""
+    records = [
+        {
+            "@timestamp": ts,
+            "tenant": "default",
+            "host.name": computer,
+            "event.id": uid(),
+            "event.dataset": "windows",
+            "log.file.path": "Sysmon.evtx",
+            "event.code": "3",
+            "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+            "source.ip": src,
+            "destination.ip": dst,
+            "destination.port": port,
+        }
+        for ts, computer, src, dst, port in rows
+    ]
+    frame = pl.DataFrame(records).with_columns(pl.col("@timestamp").cast(pl.Datetime("us", "UTC")))
+    return EventBatch(dataset="windows", frame=frame, path="Sysmon.evtx")

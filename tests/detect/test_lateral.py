@@ -188,3 +188,16 @@ def test_suricata_flows_sweep() -> None:
     frame = pl.DataFrame(rows).with_columns(pl.col("@timestamp").cast(pl.Datetime("us", "UTC")))
     found = run([EventBatch(dataset="suricata.eve", frame=frame)])
     assert [(f.rule_id, f.evidence["failed_share"]) for f in found] == [("lateral.smb_sweep", 1.0)]
+
+
+def test_sysmon_network_events_sweep() -> None:
+    from tests.detect.netframes import sysmon_connections
+
+    rows = [
+        (DAY + timedelta(seconds=i), "PC-66", "10.1.0.66", f"10.2.0.{i + 1}", 445)
+        for i in range(12)
+    ]
+    found = run([sysmon_connections(rows)])
+    assert [(f.rule_id, f.host_name, f.evidence["targets"]) for f in found] == [
+        ("lateral.smb_sweep", "10.1.0.66", 12)
+    ]

@@ -61,3 +61,14 @@ def test_one_outside_server_is_low() -> None:
 
 def test_undecodable_subject_is_kept() -> None:
     assert decode_subject("=?x-unknown?B?AAAA?=") == "=?x-unknown?B?AAAA?="
+
+
+def test_sysmon_network_events_fanout() -> None:
+    from tests.detect.netframes import sysmon_connections
+
+    rows = [
+        (DAY + timedelta(seconds=i), "PC-66", "10.1.0.66", f"203.0.113.{i + 1}", 25)
+        for i in range(12)
+    ]
+    found = run([sysmon_connections(rows)])
+    assert [(f.rule_id, f.evidence["servers"]) for f in found] == [("spam.smtp_fanout", 12)]

@@ -1,6 +1,6 @@
 """Lateral movement and password guessing inside the site.
 
-Reads ``zeek.conn`` (and Suricata flows), ``zeek.ntlm``, ``zeek.smb_mapping``,
+Reads ``zeek.conn`` (and Suricata flows, Sysmon event 3), ``zeek.ntlm``, ``zeek.smb_mapping``,
 ``zeek.dce_rpc`` and Windows Security events 4624 (network logon), 4625
 (failed logon), 4776 (NTLM credential validation) and 4768/4771 (Kerberos
 ticket and pre-authentication failures). Only internal-to-internal
@@ -228,6 +228,17 @@ class LateralMovementDetector(Detector):
             state.rpc.append(self._inside(rows).filter(pl.col("what").is_in(list(REMOTE_EXEC_OPS))))
         elif dataset == "windows" and "event.code" in frame.columns:
             self._windows(frame, state)
+            connections = sysmon_connections(frame, self.site.lateral.ports)
+            if connections.height:
+                rows = _rows(
+                    connections,
+                    _col(connections, "source.ip"),
+                    _col(connections, "destination.ip"),
+                    none,
+                    pl.lit(False),
+                    _col(connections, "destination.port"),
+                )
+                state.smb.append(self._inside(rows))
         return []
 
     def _windows(self, frame: pl.DataFrame, state: LateralState) -> None:
@@ -494,6 +505,16 @@ class LateralMovementDetector(Detector):
                 "uids": list(row["uids"]),
             },
         )
+
+
+def sysmon_connections(frame: pl.DataFrame, ports: tuple[int, ...]) -> pl.DataFrame:
+    """Sysmon event 3 (network connection) rows of a Windows batch to one of ``ports``."""
+    needed = {"event.code", "destination.port", "winlog.channel"}
+    if not needed <= set(frame.columns):
+        return frame.clear()
+    sysmon = pl.col("winlog.channel").cast(pl.String).str.contains("Sysmon").fill_null(False)
+    port = pl.col("destination.port").cast(pl.Int64, strict=False)
+    return frame.filter(sysmon & (pl.col("event.code").cast(pl.String) == "3") & port.is_in(ports))
 
 
 def _looks_like_ip(value: str | None) -> bool:

@@ -1,9 +1,9 @@
 """Spam bots: workstations that speak SMTP straight to the outside world.
 
 Emotet sends itself on with stolen mail from the infected workstation, to the
-recipients' mail servers directly. Reads ``zeek.conn`` (and Suricata flows)
-for connections from an internal host to outside addresses on the SMTP ports
-(``[spam] ports``, default 25/465/587), and ``zeek.smtp`` for the envelope
+recipients' mail servers directly. Reads ``zeek.conn`` (and Suricata flows,
+Sysmon event 3) for connections from an internal host to outside addresses on
+the SMTP ports (``[spam] ports``, default 25/465/587), and ``zeek.smtp`` for the envelope
 senders, recipients and subjects as evidence. The configured mail servers and
 allow-listed hosts are exempt.
 
@@ -26,6 +26,7 @@ import polars as pl
 
 from sekimori.config import SiteConfig
 from sekimori.detect.base import Detector
+from sekimori.detect.lateral import sysmon_connections
 from sekimori.model import (
     DEFAULT_TENANT,
     EVENT_ID,
@@ -81,7 +82,7 @@ class SpamBotDetector(Detector):
 
     name: ClassVar[str] = "spam"
     datasets: ClassVar[frozenset[str] | None] = frozenset(
-        {"zeek.conn", "zeek.smtp", "suricata.eve"}
+        {"zeek.conn", "zeek.smtp", "suricata.eve", "windows"}
     )
 
     def __init__(self, site: SiteConfig) -> None:
@@ -123,6 +124,17 @@ class SpamBotDetector(Detector):
             )
             if batch.dataset == "suricata.eve" and "suricata.eve.event_type" in wanted.columns:
                 wanted = wanted.filter(pl.col("suricata.eve.event_type") == "flow")
+            rows = wanted.select(
+                *base[:1],
+                pl.col("source.ip").cast(pl.String).alias("src"),
+                pl.col("destination.ip").cast(pl.String).alias("dst"),
+                pl.col("destination.port").cast(pl.Int64, strict=False).alias("port"),
+                pl.col(TIMESTAMP).alias("ts"),
+                _col(wanted, EVENT_ID).cast(pl.String).alias("uid"),
+            ).drop_nulls(["src", "dst"])
+            state.conns.append(self._outbound(rows))
+        elif batch.dataset == "windows":
+            wanted = sysmon_connections(frame, self.site.spam.ports)
             rows = wanted.select(
                 *base[:1],
                 pl.col("source.ip").cast(pl.String).alias("src"),
