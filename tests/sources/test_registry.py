@@ -123,3 +123,13 @@ def test_each_sample_is_claimed_by_exactly_its_source(data: Path) -> None:
             assert claimed[:1] == [name], (path.name, claimed)
             others = [n for n in claimed if n != name]
             assert not others, (path.name, others)
+
+
+def test_archive_with_nothing_readable_is_not_called_empty(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "folders.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a/", b"")
+    [item] = list(read_file(path, ReadContext()))
+    assert item.report.source == "?" and item.report.error is not None

@@ -83,12 +83,13 @@ def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
 
     A file no source recognizes, or one that breaks half-way, gives a report
     with ``error`` set and the batches read before the break. An empty (or
-    blank) file gives a report of source ``empty`` with no events and no error.
+    blank) plain file gives a report of source ``empty`` with no events and no
+    error; an archive with nothing readable in it is not recognized.
     """
     report = ReadReport(path=str(path), source="?")
     try:
         head = read_head(path)
-        if not head.strip():
+        if not head.strip() and container.is_plain(path):
             report.source = "empty"
             yield FileBatch(report, _empty(path))
             return
