@@ -512,23 +512,26 @@ class BeaconDetector(Detector):
         if not state.parts or state.start is None or state.end is None:
             return []
         parts, state.parts = state.parts, []
-        counts = (
-            pl.concat(
-                [
-                    p.select(
-                        "key", "src_key", "dst_key", "tenant", pl.col("ts").list.len().alias("n")
-                    )
-                    for p in parts
-                ]
-            )
-            .group_by("key")
-            .agg(pl.col("src_key", "dst_key", "tenant").first(), pl.col("n").sum())
-        )
-        sources = counts.group_by("tenant").agg(pl.col("src_key").n_unique().alias("sources"))
-        spread = counts.group_by("dst_key").agg(pl.col("src_key").n_unique().alias("contacts"))
+        columns = ["key", "src_key", "dst_key", "tenant", pl.col("ts").list.len().alias("n")]
+        seen = pl.concat([p.select(columns) for p in parts]).lazy()
         # only pairs that can reach min_connections get their lists merged
-        busy = counts.filter(pl.col("n") >= self.settings.min_connections).select("key")
+        busy, sources = pl.collect_all(
+            [
+                seen.group_by("key")
+                .agg(pl.col("n").sum())
+                .filter(pl.col("n") >= self.settings.min_connections)
+                .select("key"),
+                seen.group_by("tenant").agg(pl.col("src_key").n_unique().alias("sources")),
+            ]
+        )
         pairs = merge_parts([p.join(busy, on="key", how="semi") for p in parts])
+        # prevalence: how many sources reach each destination of the busy pairs
+        spread = (
+            seen.join(pairs.lazy().select("dst_key").unique(), on="dst_key", how="semi")
+            .group_by("dst_key")
+            .agg(pl.col("src_key").n_unique().alias("contacts"))
+            .collect()
+        )
         threshold = self.settings.prevalence_threshold
         share = pl.col("contacts") / pl.col("sources")
         weight = (
