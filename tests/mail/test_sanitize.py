@@ -84,11 +84,14 @@ def test_sanitized_emotet_invoice_is_valid_and_lists_removals() -> None:
     result = scan_bytes(raw, "x.eml")
     out = sanitize_message(raw, result)
     msg = email.message_from_bytes(out.data, policy=email.policy.default)
-    assert HEADER in msg and "archive judged malicious" in msg[HEADER]
+    assert HEADER in msg and "VBA macros removed" in msg[HEADER]
     body = msg.get_body(("plain",)).get_content()
     assert body.startswith("[Sekimori]") and "無害化" in body
-    names = list(attachments(out.data))
-    assert len(names) == 1 and names[0].endswith(".zip.removed.txt")
+    files = attachments(out.data)
+    assert list(files) == ["請求書_20261125.zip"]
+    with zipfile.ZipFile(io.BytesIO(files["請求書_20261125.zip"])) as zf:
+        assert zf.namelist() == ["請求書_20261125.docx"]
+        assert not has_vba(zf.read("請求書_20261125.docx"), "x.docx")
     assert out.originals and out.originals[0][1].startswith(b"PK")
     assert scan_bytes(out.data, "sanitized.eml").verdict in (Verdict.CLEAN, Verdict.SUSPICIOUS)
 
@@ -115,3 +118,20 @@ def test_clean_ppap_zip_is_kept() -> None:
     raw = samples.clean_ppap_mail()
     out = sanitize_message(raw, scan_bytes(raw, "x.eml"))
     assert list(attachments(out.data)) == list(attachments(raw))
+
+
+def test_shortcut_inside_a_rebuilt_archive_becomes_a_notice() -> None:
+    raw = samples.emotet_lnk_mail()
+    out = sanitize_message(raw, scan_bytes(raw, "x.eml"))
+    names = list(attachments(out.data))
+    assert len(names) == 1
+    with zipfile.ZipFile(io.BytesIO(attachments(out.data)[names[0]])) as zf:
+        assert all(n.endswith(".removed.txt") for n in zf.namelist())
+
+
+def test_archive_bomb_is_replaced_by_a_notice() -> None:
+    from tests.mail.helpers import plain_zip
+
+    raw = mail("x", attachments={"data.zip": plain_zip({"z.bin": b"\0" * (20 * 1024 * 1024)})})
+    out = sanitize_message(raw, scan_bytes(raw, "x.eml"))
+    assert list(attachments(out.data)) == ["data.zip.removed.txt"]

@@ -42,7 +42,8 @@ def _encode_password(password: str) -> list[bytes]:
     return out
 
 
-def _member_name(info: Any) -> str:
+def member_name(info: Any) -> str:
+    """A zip member's name as its author wrote it (UTF-8 flag, else UTF-8 or CP932 guessed)."""
     name = str(info.filename)
     # Zip names without the UTF-8 flag are CP437 by the spec; in practice UTF-8 or CP932.
     if info.flag_bits & 0x800:
@@ -84,7 +85,7 @@ def analyze_zip(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         return result
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
-        names = [_member_name(i) for i in infos]
+        names = [member_name(i) for i in infos]
         result.facts["members"] = names[:100]
         result.facts["member_count"] = len(infos)
         declared = sum(i.file_size for i in infos)
@@ -100,7 +101,7 @@ def analyze_zip(data: bytes, name: str, ctx: ScanContext) -> Analysis:
             ratio = info.file_size / max(1, info.compress_size)
             if info.file_size > limits.ratio_floor and ratio > limits.max_ratio:
                 result.hit(
-                    "archive.bomb", limit="ratio", member=_member_name(info), ratio=round(ratio)
+                    "archive.bomb", limit="ratio", member=member_name(info), ratio=round(ratio)
                 )
                 result.unscannable = f"compression ratio {ratio:.0f}:1 (limit {limits.max_ratio}:1)"
                 return result

@@ -13,6 +13,7 @@ were in flight are run again once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -129,9 +130,12 @@ class Sandbox:
         self.rebuilds += 1
         processes = dict(getattr(pool, "_processes", None) or {})
         for process in processes.values():
-            if process.is_alive():
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
+            # A worker that already died may have its handle closed under us.
+            with contextlib.suppress(OSError, ValueError):
+                if process.is_alive():
+                    process.kill()
+        with contextlib.suppress(OSError):
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the workers."""
@@ -156,6 +160,8 @@ class Sandbox:
         # Two jobs per worker keep workers busy while results travel back.
         window = max(1, 2 * self.limits.workers)
         pending: list[tuple[tuple[Any, ...], Future[Any], int]] = []
+        order: dict[int, int] = {}
+        submitted = 0
         iterator = iter(jobs)
         exhausted = False
         while True:
@@ -165,22 +171,40 @@ class Sandbox:
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append((args, self._get_pool().submit(func, *args), 0))
+                order[id(args)] = submitted
+                submitted += 1
+                pending.append((args, self._submit(func, args), 0))
             if not pending:
                 return
             args, future, retries = pending.pop(0)
             outcome = self._wait(future)
             if outcome.failure is not None:
-                # The pool is gone: resubmit the in-flight jobs that were innocent bystanders.
-                survivors = [(a, r) for (a, _, r) in pending]
-                pending = [(a, self._get_pool().submit(func, *a), r + 1) for (a, r) in survivors]
-                if outcome.failure == "crash" and retries == 0 and survivors:
-                    # A crash cannot be pinned on one job when several ran: give it one more go.
-                    retry = self._wait(self._get_pool().submit(func, *args))
+                # The pool is gone; jobs that had finished keep their results.
+                finished = [p for p in pending if _succeeded(p[1])]
+                bystanders = [(a, r) for (a, f, r) in pending if not _succeeded(f)]
+                if outcome.failure == "crash" and retries == 0 and bystanders:
+                    # A crash cannot be pinned on one job when several ran: rerun it alone.
+                    retry = self._wait(self._submit(func, args))
                     outcome = retry if retry.failure is None else outcome
+                pending = finished + [(a, self._submit(func, a), r + 1) for (a, r) in bystanders]
+                pending.sort(key=lambda p: order[id(p[0])])
             yield outcome
 
+    def _submit(self, func: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
+        """Submit to the current pool, replacing it first if it broke since the last job."""
+        pool = self._get_pool()
+        try:
+            future = pool.submit(func, *args)
+        except (BrokenProcessPool, RuntimeError, OSError):
+            self._kill(pool)
+            pool = self._get_pool()
+            future = pool.submit(func, *args)
+        # Remember the pool, so that a failure tears down that pool and not its successor.
+        future.pool = pool  # type: ignore[attr-defined]
+        return future
+
     def _wait(self, future: Future[Any], pool: ProcessPoolExecutor | None = None) -> Outcome:
+        pool = pool or getattr(future, "pool", None)
         try:
             return Outcome(value=future.result(timeout=self.limits.timeout))
         except FutureTimeout:
@@ -238,6 +262,10 @@ class Sandbox:
                 reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
                 log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
                 yield unscannable(label, reason, outcome.detail)
+
+
+def _succeeded(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 def _scan_job(label: str, name: str, content: bytes | Path, options: dict[str, Any]) -> ScanResult:

@@ -26,6 +26,7 @@ import zipfile
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
+from sekimori.mail.archive import member_name
 from sekimori.mail.filetype import extension, sniff
 from sekimori.mail.links import html_links
 from sekimori.mail.observables import URL_RE
@@ -213,6 +214,10 @@ def disarm(name: str, data: bytes, node: FileNode | None = None) -> Disarmed | N
     verdict = node.verdict if node is not None else None
     if kind in _ALWAYS_REMOVED:
         return _notice(name, data, f"{kind.replace('_', ' ')} files are not delivered")
+    if kind == "zip" and node is not None and verdict in (Verdict.SUSPICIOUS, Verdict.MALICIOUS):
+        repacked = _disarm_zip(name, data, node)
+        if repacked is not None:
+            return repacked
     if kind in _ARCHIVES and verdict not in (None, Verdict.CLEAN):
         return _notice(name, data, f"archive judged {verdict.value if verdict else 'unsafe'}")
     if kind == "ooxml":
@@ -239,6 +244,46 @@ def disarm(name: str, data: bytes, node: FileNode | None = None) -> Disarmed | N
         text = html_to_text(data.decode("utf-8", "replace"))
         return Disarmed(f"{name}.txt", text.encode(), "text/plain", f"{name}: HTML reduced to text")
     return None
+
+
+def _disarm_zip(name: str, data: bytes, node: FileNode) -> Disarmed | None:
+    """A zip rebuilt without encryption, each member disarmed; None when that is not safe.
+
+    Only archives the scan could fully open (no member unscannable, no
+    nested archive) are rebuilt; the PPAP password, if any, comes from the scan.
+    """
+    import pyzipper
+
+    members = {child.name: child for child in node.children}
+    if node.unscannable or any(
+        c.unscannable or c.children or c.kind in _ARCHIVES for c in node.children
+    ):
+        return None
+    password = node.facts.get("password")
+    out = io.BytesIO()
+    removed: list[str] = []
+    try:
+        with (
+            pyzipper.AESZipFile(io.BytesIO(data)) as src,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+        ):
+            if password:
+                src.setpassword(str(password).encode("utf-8"))
+            for info in src.infolist():
+                if info.is_dir():
+                    continue
+                content = src.read(info)
+                member = member_name(info)
+                replaced = disarm(member, content, members.get(member))
+                if replaced is not None:
+                    removed.append(replaced.removed)
+                    member, content = replaced.name, replaced.data
+                dst.writestr(member, content)
+    except (RuntimeError, ValueError, OSError, zipfile.BadZipFile, KeyError):
+        return None
+    what = "; ".join(removed) or "repacked"
+    note = "without password, " if password else ""
+    return Disarmed(name, out.getvalue(), "application/zip", f"{name}: {note}{what}")
 
 
 def _disarm_ooxml(name: str, data: bytes) -> Disarmed | None:
