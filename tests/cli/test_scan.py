@@ -46,3 +46,20 @@ def test_scan_with_intel_feed(tmp_path) -> None:
     doc = json.loads(result.stdout.splitlines()[0])
     assert doc["verdict"] == "malicious"
     assert "intel.known_bad" in [r["id"] for r in doc["reasons"]]
+
+
+def test_scan_checks_the_indicator_store(tmp_path, monkeypatch) -> None:
+    from sekimori.intel.indicator import Indicator
+    from sekimori.intel.store import IntelStore
+    from tests.mail.helpers import mail
+
+    monkeypatch.setenv("SEKIMORI_HOME", str(tmp_path / "home"))
+    store = IntelStore()
+    store.upsert([Indicator(type="domain", value="c2.example.net", source="test")])
+    store.close()
+    (tmp_path / "m.eml").write_bytes(mail("see https://files.c2.example.net/a"))
+    args = ["scan", str(tmp_path / "m.eml"), "--json", "--workers", "0"]
+    checked = json.loads(runner.invoke(app, args).stdout.splitlines()[0])
+    assert checked["verdict"] == "malicious"
+    plain = json.loads(runner.invoke(app, [*args, "--no-intel-store"]).stdout.splitlines()[0])
+    assert plain["verdict"] == "clean"

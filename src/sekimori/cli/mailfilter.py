@@ -94,6 +94,10 @@ def mailfilter(
         list[Path] | None,
         typer.Option("--intel", help="Threat-intel feed file to check observables against."),
     ] = None,
+    intel_store: Annotated[
+        bool,
+        typer.Option("--intel-store/--no-intel-store", help="Also use the indicator store."),
+    ] = True,
 ) -> None:
     """Filter mail for Postfix: scan, then deliver, sanitize or quarantine by verdict."""
     quiet_parsers()
@@ -104,7 +108,7 @@ def mailfilter(
         suspicious=suspicious, malicious=malicious, unscannable=unscannable, on_error=on_error
     )
     try:
-        index = load_intel(intel or [])
+        index = load_intel(intel or [], intel_store)
         sink = None if no_store else _store_sink(db)
     except SekimoriError as exc:
         typer.echo(f"error: {exc}", err=True)

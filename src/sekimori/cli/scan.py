@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,15 +47,23 @@ def _results(
         yield from sandbox.scan_many(targets, **options)
 
 
-def load_intel(paths: list[Path]) -> Any:
-    """An ``IntelIndex`` of the given feed files, or None without any."""
-    if not paths:
-        return None
+def load_intel(paths: list[Path], use_store: bool = True) -> Any:
+    """An ``IntelIndex`` of the feed files and the indicator store; None when both are empty.
+
+    The store (``sekimori intel update``) is read only when it exists already.
+    """
     from sekimori.intel.feeds import read_feed
     from sekimori.intel.matcher import IntelIndex
+    from sekimori.intel.store import IntelStore, default_path
 
     indicators = [i for path in paths for i in read_feed(path).indicators]
-    return IntelIndex.build(indicators)
+    if use_store and default_path().exists():
+        store = IntelStore()
+        try:
+            indicators.extend(store.active(datetime.now(UTC)))
+        finally:
+            store.close()
+    return IntelIndex.build(indicators) if indicators else None
 
 
 def _table(console: Console, results: list[ScanResult]) -> None:
@@ -110,6 +119,13 @@ def scan(
             "observables against. Repeatable.",
         ),
     ] = None,
+    intel_store: Annotated[
+        bool,
+        typer.Option(
+            "--intel-store/--no-intel-store",
+            help="Also check observables against the indicator store (sekimori intel update).",
+        ),
+    ] = True,
     internal_domain: Annotated[
         list[str] | None,
         typer.Option(
@@ -124,7 +140,7 @@ def scan(
     console = Console(stderr=False)
     collected: list[ScanResult] = []
     try:
-        index = load_intel(intel or [])
+        index = load_intel(intel or [], intel_store)
         for result in _results(paths, workers, timeout, options):
             if index is not None:
                 apply_intel(result, index)
