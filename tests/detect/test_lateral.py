@@ -201,3 +201,58 @@ def test_sysmon_network_events_sweep() -> None:
     assert [(f.rule_id, f.host_name, f.evidence["targets"]) for f in found] == [
         ("lateral.smb_sweep", "10.1.0.66", 12)
     ]
+
+
+def test_executables_copied_over_smb_then_started() -> None:
+    copies = [
+        {
+            "ts": DAY + timedelta(seconds=i),
+            "src": "10.1.0.66",
+            "dst": f"10.2.0.{i}",
+            "dport": 445,
+            "action": "SMB::FILE_WRITE",
+            "name": "kbupdate.exe",
+            "path": f"\\\\10.2.0.{i}\\ADMIN$",
+        }
+        for i in range(1, 4)
+    ] + [
+        {
+            "ts": DAY,
+            "src": "10.1.0.66",
+            "dst": "10.2.0.9",
+            "dport": 445,
+            "action": "SMB::FILE_WRITE",
+            "name": "report.docx",
+            "path": "\\\\10.2.0.9\\share",
+        }
+    ]
+    rpc = [
+        {
+            "ts": DAY + timedelta(seconds=9),
+            "src": "10.1.0.66",
+            "dst": "10.2.0.2",
+            "dport": 445,
+            "endpoint": "svcctl",
+            "operation": "CreateServiceW",
+        }
+    ]
+    found = {f.rule_id: f for f in run([zeek("smb_files", copies), zeek("dce_rpc", rpc)])}
+    transfer = found["lateral.tool_transfer"]
+    assert transfer.evidence["targets"] == 3 and transfer.evidence["files"] == ["kbupdate.exe"]
+    assert transfer.severity is Severity.HIGH and "T1570" in transfer.techniques
+    assert found["lateral.remote_service"].evidence["admin_share_mapped"] is True
+
+
+def test_running_an_installer_from_a_share_is_not_a_transfer() -> None:
+    opens = [
+        {
+            "ts": DAY,
+            "src": "10.1.0.70",
+            "dst": "10.1.0.10",
+            "dport": 445,
+            "action": "SMB::FILE_OPEN",
+            "name": "setup.exe",
+            "path": "\\\\FILESRV\\software",
+        }
+    ]
+    assert run([zeek("smb_files", opens)]) == []

@@ -22,10 +22,13 @@ Rules (all reported from ``finish``, with the window that made the case):
   ``min_targets`` hosts in a window (T1021.002).
 - ``lateral.admin_share``: one source maps ``ADMIN$``/``C$`` on three or
   more hosts (T1021.002, the copy step of SMB spreading).
+- ``lateral.tool_transfer``: executables or scripts written to other hosts
+  over SMB, or opened on their admin shares (``zeek.smb_files``), high from
+  three hosts (T1570).
 - ``lateral.remote_service``: a remote service or scheduled task created over
   DCE/RPC (svcctl ``CreateService*``, ``SchRpcRegisterTask``, atsvc
-  ``JobAdd``); high when the same source also mapped an admin share there
-  (PsExec pattern, T1569.002 / T1053.005).
+  ``JobAdd``); high when the same source also mapped an admin share or
+  copied an executable there (PsExec pattern, T1569.002 / T1053.005).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from sekimori.model import (
 
 FAILED_STATES = ["S0", "REJ", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"]
 ADMIN_SHARE = r"(?i)\\(ADMIN|[A-Z])\$$"
+EXECUTABLE = r"(?i)\.(exe|dll|scr|sys|bat|ps1|vbs)$"
 REMOTE_EXEC_OPS = {
     "CreateServiceW": "T1569.002",
     "CreateServiceA": "T1569.002",
@@ -90,6 +94,7 @@ class LateralState:
     logons: list[pl.DataFrame] = field(default_factory=list)
     shares: list[pl.DataFrame] = field(default_factory=list)
     rpc: list[pl.DataFrame] = field(default_factory=list)
+    copies: list[pl.DataFrame] = field(default_factory=list)
 
 
 def _col(frame: pl.DataFrame, *names: str) -> pl.Expr:
@@ -165,6 +170,7 @@ class LateralMovementDetector(Detector):
             "zeek.conn",
             "zeek.ntlm",
             "zeek.smb_mapping",
+            "zeek.smb_files",
             "zeek.dce_rpc",
             "suricata.eve",
             "windows",
@@ -226,6 +232,21 @@ class LateralMovementDetector(Detector):
                 frame, src, dst, _col(frame, "zeek.dce_rpc.endpoint"), pl.lit(False), operation
             )
             state.rpc.append(self._inside(rows).filter(pl.col("what").is_in(list(REMOTE_EXEC_OPS))))
+        elif dataset == "zeek.smb_files":
+            action = _col(frame, "zeek.smb_files.action")
+            share = _col(frame, "file.path", "zeek.smb_files.path")
+            # opening setup.exe on a software share is normal; writing one, or touching
+            # one on an administrative share, is how a worm copies itself
+            written = frame.filter(
+                (action == "SMB::FILE_WRITE").fill_null(False)
+                | share.str.contains(ADMIN_SHARE).fill_null(False)
+            )
+            name = _col(written, "file.name", "zeek.smb_files.name")
+            path = _col(written, "file.path", "zeek.smb_files.path")
+            rows = _rows(written, src, dst, path, pl.lit(False), name).filter(
+                pl.col("what").str.contains(EXECUTABLE).fill_null(False)
+            )
+            state.copies.append(self._inside(rows))
         elif dataset == "windows" and "event.code" in frame.columns:
             self._windows(frame, state)
             connections = sysmon_connections(frame, self.site.lateral.ports)
@@ -291,8 +312,47 @@ class LateralMovementDetector(Detector):
         findings.extend(self._logon_sweeps(_concat(state.logons)))
         shares = _concat(state.shares)
         findings.extend(self._admin_shares(shares))
-        findings.extend(self._remote_services(_concat(state.rpc), shares))
+        copies = _concat(state.copies)
+        findings.extend(self._copies(copies))
+        findings.extend(self._remote_services(_concat(state.rpc), pl.concat([shares, copies])))
         return findings
+
+    def _copies(self, rows: pl.DataFrame) -> list[Finding]:
+        if rows.height == 0:
+            return []
+        grouped = rows.group_by(["tenant", "src"]).agg(
+            pl.col("dst").n_unique().alias("targets"),
+            pl.len().alias("attempts"),
+            pl.col("what").unique(maintain_order=True).head(EVIDENCE_ITEMS).alias("files"),
+            pl.col("user")
+            .drop_nulls()
+            .unique(maintain_order=True)
+            .head(EVIDENCE_ITEMS)
+            .alias("paths"),
+            pl.col("dst").unique(maintain_order=True).head(EVIDENCE_ITEMS).alias("sample_targets"),
+            pl.col("uid").drop_nulls().head(EVIDENCE_ITEMS).alias("uids"),
+            pl.col("ts").min().alias("first"),
+            pl.col("ts").max().alias("last"),
+        )
+        return [
+            self._finding(
+                row,
+                "lateral.tool_transfer",
+                f"{row['src']} copied executables to {row['targets']} host(s) over SMB",
+                Severity.HIGH if row["targets"] >= ADMIN_SHARE_MIN_HOSTS else Severity.MEDIUM,
+                ("lateral-movement",),
+                ("T1570", "T1021.002"),
+                "zeek.smb_files",
+                {
+                    "targets": row["targets"],
+                    "files": list(row["files"]),
+                    "paths": list(row["paths"]),
+                    "sample_targets": list(row["sample_targets"]),
+                    "transfers": row["attempts"],
+                },
+            )
+            for row in grouped.iter_rows(named=True)
+        ]
 
     def _sweeps(self, rows: pl.DataFrame) -> list[Finding]:
         settings = self.site.lateral
