@@ -90,3 +90,10 @@ def test_update_fetches_configured_urls_from_a_local_server(tmp_path: Path) -> N
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_purge(tmp_path: Path) -> None:
+    code, _ = invoke("import", "--ttl-days", "0", str(DATA / "feodo.csv"), home=tmp_path)
+    assert code == 0
+    code, out = invoke("purge", home=tmp_path)
+    assert code == 0 and "3 expired indicators removed" in out

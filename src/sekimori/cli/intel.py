@@ -191,6 +191,19 @@ def search(
             typer.echo(f"{indicator.type:6} {indicator.value}  ({details}{expires})")
 
 
+@intel_app.command("purge")
+def purge(store: StoreOption = None) -> None:
+    """Delete expired indicators from the store."""
+    db = _store(store)
+    try:
+        removed = db.purge(datetime.now(UTC))
+    except SekimoriError as exc:
+        raise _fail(exc) from exc
+    finally:
+        db.close()
+    typer.echo(f"{removed} expired indicators removed")
+
+
 @intel_app.command("export")
 def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")],
