@@ -241,15 +241,18 @@ def main() -> int:
         else:
             from evtx import PyEvtxParser
 
-            lines = [
-                json.dumps(json.loads(record["data"]), ensure_ascii=False)
+            docs = [
+                json.loads(record["data"])
                 for src in args.evtx
                 for path in sorted(src.rglob("*.evtx"))
                 for record in PyEvtxParser(str(path)).records_json()
             ]
             with (work / "events.jsonl").open("w", encoding="utf-8") as fh:
-                for _copy in range(max(1, args.copies)):
-                    fh.write("\n".join(lines) + "\n")
+                for copy in range(max(1, args.copies)):
+                    for n, doc in enumerate(docs):
+                        # Each copy is another event (own record id), not a duplicate.
+                        doc["Event"]["System"]["EventRecordID"] = copy * len(docs) + n + 1
+                        fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
         zirc, z_s, z_rss = _child("zircolite", work, rule_dirs)
         seki, s_s, s_rss = _child("sekimori", work, rule_dirs)
     events = zirc["events"]
