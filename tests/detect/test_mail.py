@@ -45,3 +45,14 @@ def test_clean_mail_gives_no_finding(tmp_path) -> None:
     (tmp_path / "clean.eml").write_bytes(samples.clean_mail())
     detector = MailDetector()
     assert [f for b in batches(tmp_path / "clean.eml") for f in detector.detect(b, None)] == []
+
+
+def test_isolated_scans_in_a_sandbox_closed_at_the_end(tmp_path) -> None:
+    (tmp_path / "lure.eml").write_bytes(samples.emotet_invoice_mail())
+    detector = MailDetector()
+    state = detector.new_state()
+    assert state.sandbox is None
+    findings = [f for b in batches(tmp_path / "lure.eml") for f in detector.detect(b, state)]
+    assert state.sandbox is not None
+    assert "office.mraptor_suspicious" in {f.rule_id for f in findings}
+    assert detector.finish(state) == [] and state.sandbox is None

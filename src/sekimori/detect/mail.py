@@ -17,12 +17,14 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sekimori.detect.base import Detector
 from sekimori.mail.result import ScanResult, Verdict
+from sekimori.mail.sandbox import Sandbox, SandboxLimits
 from sekimori.mail.scan import scan_bytes
 from sekimori.model import (
     DEFAULT_TENANT,
@@ -63,23 +65,53 @@ def read_message(path: str, offset: int | None) -> bytes:
     return re.sub(rb"(?m)^>(>*From )", rb"\1", data[start:end])
 
 
+@dataclass(slots=True)
+class MailState:
+    """Per-run state: the sandbox the messages are scanned in, started on the first one."""
+
+    sandbox: Sandbox | None = None
+
+
 class MailDetector(Detector):
-    """Scans each message of an ``email`` batch; findings for every non-clean verdict."""
+    """Scans each message of an ``email`` batch; findings for every non-clean verdict.
+
+    With ``isolate`` (the default) messages are scanned in sandbox worker
+    processes that live as long as the run's state (``new_state`` …
+    ``finish``); with a ``None`` state, or ``isolate=False``, in this process.
+    """
 
     name: ClassVar[str] = "mail"
     datasets: ClassVar[frozenset[str] | None] = frozenset({"email"})
 
     def __init__(
-        self, hosts: Mapping[str, str] | None = None, internal_domains: Iterable[str] = ()
+        self,
+        hosts: Mapping[str, str] | None = None,
+        internal_domains: Iterable[str] = (),
+        isolate: bool = True,
+        limits: SandboxLimits | None = None,
     ) -> None:
         self.hosts = {k.lower(): v for k, v in (hosts or {}).items()}
         self.internal_domains = tuple(internal_domains)
+        self.isolate = isolate
+        self.limits = limits or SandboxLimits()
+
+    def new_state(self) -> MailState:
+        """A state without a sandbox yet: hunts without mail start no worker."""
+        return MailState()
+
+    def finish(self, state: Any) -> list[Finding]:
+        """Stop the run's sandbox."""
+        if isinstance(state, MailState) and state.sandbox is not None:
+            state.sandbox.close()
+            state.sandbox = None
+        return []
 
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
         """Findings for the messages of ``batch`` the gateway would not deliver as they are."""
         if LOG_FILE_PATH not in batch.frame.columns:
             return []
-        findings: list[Finding] = []
+        rows: list[dict[str, Any]] = []
+        targets: list[tuple[str, str, bytes]] = []
         for row in batch.frame.iter_rows(named=True):
             path = row.get(LOG_FILE_PATH)
             if not path:
@@ -90,9 +122,20 @@ class MailDetector(Detector):
             except OSError as exc:
                 log.warning("cannot re-read %s: %s", path, exc)
                 continue
-            result = scan_bytes(
-                raw, Path(str(path)).name, file=str(path), internal_domains=self.internal_domains
-            )
+            rows.append(row)
+            targets.append((str(path), Path(str(path)).name, raw))
+        options: dict[str, Any] = {"internal_domains": self.internal_domains}
+        if self.isolate and isinstance(state, MailState):
+            if state.sandbox is None:
+                state.sandbox = Sandbox(self.limits)
+            results = list(state.sandbox.scan_many(targets, **options))
+        else:
+            results = [
+                scan_bytes(raw, name, file=label, internal_domains=self.internal_domains)
+                for label, name, raw in targets
+            ]
+        findings: list[Finding] = []
+        for row, result in zip(rows, results, strict=True):
             if result.verdict != Verdict.CLEAN:
                 findings.extend(self.findings(result, row, batch.path))
         return findings
