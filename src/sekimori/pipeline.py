@@ -15,18 +15,23 @@ from pathlib import Path
 from sekimori.config import load_site
 from sekimori.correlate import correlate
 from sekimori.detect.base import Detector
+from sekimori.detect.ioc import match_observables
 from sekimori.detect.mail import MailDetector
-from sekimori.detect.network import network_detectors
+from sekimori.detect.network import detectors_for_index, load_index
 from sekimori.detect.runner import DetectorRun, run_all
 from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.errors import SourceError
 from sekimori.hosts import HostDirectory
+from sekimori.intel.matcher import IntelIndex
 from sekimori.model import DEFAULT_TENANT, Finding, Incident
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+# Findings whose observables were decoded rather than seen on the wire.
+OBSERVABLE_DATASETS = frozenset({"windows", "email"})
+INTEL = "sekimori-intel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +63,24 @@ class HuntResult:
         return sum(r.events for r in self.reports)
 
 
-def build_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+def build_detectors(
+    options: HuntOptions, index: IntelIndex | None = None
+) -> tuple[list[Detector], list[str]]:
     """The detectors of a hunt, and notes about rules or feeds that could not be used."""
+    index = load_index(options.intel_files) if index is None else index
     detectors: list[Detector] = []
     notes: list[str] = []
     for factory in DETECTOR_FACTORIES:
-        made, said = factory(options)
+        made, said = factory(options, index)
         detectors.extend(made)
         notes.extend(said)
     return detectors, notes
 
 
-DetectorFactory = Callable[[HuntOptions], tuple[list[Detector], list[str]]]
+DetectorFactory = Callable[[HuntOptions, IntelIndex], tuple[list[Detector], list[str]]]
 
 
-def sigma_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+def sigma_detectors(options: HuntOptions, index: IntelIndex) -> tuple[list[Detector], list[str]]:
     """The Sigma engine with the bundled pack and every ``--rules`` folder."""
     if not options.rule_dirs and not options.use_default_rules:
         return [], []
@@ -84,13 +92,15 @@ def sigma_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
     return [detector], notes
 
 
-def network_detectors_of(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+def network_detectors_of(
+    options: HuntOptions, index: IntelIndex
+) -> tuple[list[Detector], list[str]]:
     """Threat-intel matching and the network detectors, set up by the site file."""
     site = load_site(options.config_file)
-    return network_detectors(site, options.intel_files), []
+    return detectors_for_index(site, index), []
 
 
-def mail_detectors(options: HuntOptions) -> tuple[list[Detector], list[str]]:
+def mail_detectors(options: HuntOptions, index: IntelIndex) -> tuple[list[Detector], list[str]]:
     """The mail gateway's verdict on every message read (``detect/mail.py``)."""
     return [MailDetector()], []
 
@@ -121,7 +131,8 @@ def run_hunt(
     other files are still processed. ``progress`` is called with the size in
     bytes of each file once it is done.
     """
-    detectors, notes = build_detectors(options)
+    index = load_index(options.intel_files)
+    detectors, notes = build_detectors(options, index)
     result = HuntResult(notes=notes)
     runs = [DetectorRun.start(d) for d in detectors]
     result.detector_runs = runs
@@ -151,6 +162,22 @@ def run_hunt(
         for finding in run.finish():
             found.setdefault(finding.id, finding)
         result.notes.extend(run.errors)
+
+    # A URL decoded from a macro is the same indicator as in http.log: match
+    # what the other detectors named against the feeds too.
+    # Network events are matched as they are read; what is left is what the
+    # endpoint and mail detectors decoded.
+    if len(index):
+        decoded = [f for f in found.values() if f.dataset in OBSERVABLE_DATASETS]
+        known = {
+            (f.host_name, o.value)
+            for f in found.values()
+            if f.ruleset == INTEL
+            for o in f.observables
+        }
+        for finding in match_observables(decoded, index):
+            if not any((finding.host_name, o.value) in known for o in finding.observables):
+                found.setdefault(finding.id, finding)
 
     result.findings = sorted(found.values(), key=lambda f: (f.timestamp, f.host_name, f.rule_id))
     correlated = correlate(result.findings, directory)

@@ -327,8 +327,8 @@ def match_observables(findings: list[Finding], index: IntelIndex) -> list[Findin
                         tenant=finding.tenant,
                         rule_id=f"intel.{kind}",
                         rule_name=(
-                            f"{observable.value} from {finding.rule_id} is on threat feed "
-                            f"{indicator.source}"
+                            f"{observable.value}, named by “{finding.rule_name}”, is on "
+                            f"threat feed {indicator.source}"
                         ),
                         ruleset="sekimori-intel",
                         severity=severity,

@@ -50,7 +50,11 @@ def load_index(intel_files: Iterable[Path]) -> IntelIndex:
 
 def network_detectors(site: SiteConfig, intel_files: list[Path]) -> list[Detector]:
     """The network detectors for one hunt, in the order they run."""
-    index = load_index(intel_files)
+    return detectors_for_index(site, load_index(intel_files))
+
+
+def detectors_for_index(site: SiteConfig, index: IntelIndex) -> list[Detector]:
+    """The network detectors with an indicator index already loaded."""
     detectors: list[Detector] = []
     if len(index):
         detectors.append(IntelDetector(index))
