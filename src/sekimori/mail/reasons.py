@@ -90,7 +90,7 @@ _ALL = (
     ),
     _r(
         "office.dde",
-        50,
+        60,
         "T1559.002",
         "The document runs a command through a DDE field.",
         "文書が DDE フィールド経由でコマンドを実行します。",
