@@ -100,3 +100,13 @@ def test_domain_patterns() -> None:
     assert domain_allowed("a.b.example.com", ("*.example.com",))
     assert not domain_allowed("badexample.com", ("*.example.com",))
     assert not domain_allowed(None, ("*.example.com",))
+
+
+def test_mail_domains_are_read_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[site]\nmail_domains = ["Example.CO.JP."]\n')
+    assert load_site(good).mail_domains == ("example.co.jp",)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\nmail_domains = ["not a domain"]\n')
+    with pytest.raises(ConfigError, match="mail_domains"):
+        load_site(bad)

@@ -57,7 +57,7 @@ def detectors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         pipeline,
         "DETECTOR_FACTORIES",
-        [lambda options, index: ([BrokenDetector(), EveryBatchDetector()], ["a note"])],
+        [lambda options, setup: ([BrokenDetector(), EveryBatchDetector()], ["a note"])],
     )
 
 

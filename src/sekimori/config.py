@@ -93,7 +93,9 @@ class SiteConfig:
     ``internal`` are our networks; ``mail_servers`` may speak SMTP to the
     world; ``dns_servers`` are our resolvers; ``allow_networks`` and
     ``allow_domains`` never raise an alert and are never blocked (the site's
-    own ranges, resolvers and mail servers are never blocked either).
+    own ranges, resolvers and mail servers are never blocked either);
+    ``mail_domains`` are our own mail domains (a reply from one of them is
+    not an outsider hijacking a thread; a display name posing as us is).
     """
 
     internal: tuple[IPNetwork, ...] = RFC1918
@@ -101,6 +103,7 @@ class SiteConfig:
     dns_servers: tuple[IPNetwork, ...] = ()
     allow_networks: tuple[IPNetwork, ...] = ()
     allow_domains: tuple[str, ...] = ()
+    mail_domains: tuple[str, ...] = ()
     beacon: BeaconSettings = field(default_factory=BeaconSettings)
     lateral: LateralSettings = field(default_factory=LateralSettings)
     bruteforce: BruteforceSettings = field(default_factory=BruteforceSettings)
@@ -307,7 +310,7 @@ def parse_site(doc: Mapping[str, Any], path: Path, text: str = "") -> SiteConfig
                 f"unknown table [{key}] (known: {', '.join(sorted(_TOP_LEVEL))})", key
             )
     site = reader.table(doc, "site")
-    known_site = {"internal", "mail_servers", "dns_servers", "allow"}
+    known_site = {"internal", "mail_servers", "dns_servers", "allow", "mail_domains"}
     for key in site:
         if key not in known_site:
             raise reader.fail(f"[site] has no setting {key!r}", key)
@@ -323,6 +326,12 @@ def parse_site(doc: Mapping[str, Any], path: Path, text: str = "") -> SiteConfig
         if not _DOMAIN.match(pattern):
             raise reader.fail(f"site.allow: {entry!r} is not an address, CIDR or domain", entry)
         allow_domains.append(pattern)
+    mail_domains: list[str] = []
+    for entry in reader.strings(site, "site", "mail_domains"):
+        domain = entry.lower().strip().rstrip(".")
+        if not _DOMAIN.match(domain) or domain.startswith("*."):
+            raise reader.fail(f"site.mail_domains: {entry!r} is not a domain", entry)
+        mail_domains.append(domain)
     intel_table = reader.table(doc, "intel")
     for key in intel_table:
         if key not in {"feeds", "default_ttl_days"}:
@@ -336,6 +345,7 @@ def parse_site(doc: Mapping[str, Any], path: Path, text: str = "") -> SiteConfig
         dns_servers=reader.networks(site, "site", "dns_servers"),
         allow_networks=tuple(allow_networks),
         allow_domains=tuple(allow_domains),
+        mail_domains=tuple(mail_domains),
         beacon=reader.settings(doc, "beacon", BeaconSettings()),
         lateral=reader.settings(doc, "lateral", LateralSettings()),
         bruteforce=reader.settings(doc, "bruteforce", BruteforceSettings()),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sekimori.config import load_site
+from sekimori.config import SiteConfig, load_site
 from sekimori.correlate import correlate
 from sekimori.detect.base import Detector
 from sekimori.detect.ioc import match_observables
@@ -63,24 +63,37 @@ class HuntResult:
         return sum(r.events for r in self.reports)
 
 
+@dataclass(frozen=True, slots=True)
+class HuntSetup:
+    """What the detectors of one hunt share: the site file and the indicator index."""
+
+    site: SiteConfig
+    index: IntelIndex
+
+    @classmethod
+    def of(cls, options: HuntOptions) -> HuntSetup:
+        """Read the site file and the feeds of ``options`` once."""
+        return cls(site=load_site(options.config_file), index=load_index(options.intel_files))
+
+
 def build_detectors(
-    options: HuntOptions, index: IntelIndex | None = None
+    options: HuntOptions, setup: HuntSetup | None = None
 ) -> tuple[list[Detector], list[str]]:
     """The detectors of a hunt, and notes about rules or feeds that could not be used."""
-    index = load_index(options.intel_files) if index is None else index
+    setup = HuntSetup.of(options) if setup is None else setup
     detectors: list[Detector] = []
     notes: list[str] = []
     for factory in DETECTOR_FACTORIES:
-        made, said = factory(options, index)
+        made, said = factory(options, setup)
         detectors.extend(made)
         notes.extend(said)
     return detectors, notes
 
 
-DetectorFactory = Callable[[HuntOptions, IntelIndex], tuple[list[Detector], list[str]]]
+DetectorFactory = Callable[[HuntOptions, HuntSetup], tuple[list[Detector], list[str]]]
 
 
-def sigma_detectors(options: HuntOptions, index: IntelIndex) -> tuple[list[Detector], list[str]]:
+def sigma_detectors(options: HuntOptions, setup: HuntSetup) -> tuple[list[Detector], list[str]]:
     """The Sigma engine with the bundled pack and every ``--rules`` folder."""
     if not options.rule_dirs and not options.use_default_rules:
         return [], []
@@ -93,16 +106,15 @@ def sigma_detectors(options: HuntOptions, index: IntelIndex) -> tuple[list[Detec
 
 
 def network_detectors_of(
-    options: HuntOptions, index: IntelIndex
+    options: HuntOptions, setup: HuntSetup
 ) -> tuple[list[Detector], list[str]]:
     """Threat-intel matching and the network detectors, set up by the site file."""
-    site = load_site(options.config_file)
-    return detectors_for_index(site, index), []
+    return detectors_for_index(setup.site, setup.index), []
 
 
-def mail_detectors(options: HuntOptions, index: IntelIndex) -> tuple[list[Detector], list[str]]:
+def mail_detectors(options: HuntOptions, setup: HuntSetup) -> tuple[list[Detector], list[str]]:
     """The mail gateway's verdict on every message read (``detect/mail.py``)."""
-    return [MailDetector()], []
+    return [MailDetector(internal_domains=setup.site.mail_domains)], []
 
 
 # Explicit, ordered list of what a hunt runs (STYLE.md, 7).
@@ -131,8 +143,9 @@ def run_hunt(
     other files are still processed. ``progress`` is called with the size in
     bytes of each file once it is done.
     """
-    index = load_index(options.intel_files)
-    detectors, notes = build_detectors(options, index)
+    setup = HuntSetup.of(options)
+    index = setup.index
+    detectors, notes = build_detectors(options, setup)
     result = HuntResult(notes=notes)
     runs = [DetectorRun.start(d) for d in detectors]
     result.detector_runs = runs

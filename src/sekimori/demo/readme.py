@@ -49,6 +49,7 @@ def site_toml() -> str:
         f'internal = ["{INTERNAL_NET}"]\n'
         f'mail_servers = ["{MAIL_SERVER.ip}"]\n'
         f'dns_servers = ["{DC.ip}"]\n'
+        f'mail_domains = ["{MAIL_DOMAIN}"]\n'
         "# The domain controller keeps time with NICT; updates come from Microsoft.\n"
         f"allow = [{allow}]\n"
     )
