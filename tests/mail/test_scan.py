@@ -166,3 +166,24 @@ def test_encrypted_docm_opened_with_body_password() -> None:
     assert {"office.encrypted_opened", "office.mraptor_suspicious"} <= reason_ids(result)
     assert result.verdict == Verdict.MALICIOUS
     assert result.attachments[0].children[0].name == "請求書.docm (decrypted)"
+
+
+def test_deeply_nested_mime_is_unscannable_not_a_crash() -> None:
+    from sekimori.errors import MailError
+    from sekimori.mail.sanitize import sanitize_message
+
+    depth = 3000
+    head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+                    for i in range(depth))  # fmt: skip
+    tail = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    raw = b"From: a@x.example\r\nTo: b@y.example\r\nSubject: deep\r\n" + head + b"hi" + tail
+    result = scan_bytes(raw, "deep.eml")
+    assert result.verdict == Verdict.UNSCANNABLE and "nested" in (result.unscannable or "")
+    with pytest.raises(MailError):
+        sanitize_message(raw)
+
+
+def test_too_many_attachments_is_reported() -> None:
+    raw = mail("x", attachments={f"f{i}.txt": b"x" for i in range(30)})
+    result = scan_bytes(raw, "many.eml", limits=Limits(max_files=10))
+    assert "archive.bomb" in reason_ids(result) and len(result.attachments) == 10

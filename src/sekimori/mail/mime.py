@@ -260,7 +260,11 @@ def parse_message(data: bytes, *, require_headers: bool = True) -> ParsedMessage
     if not headed:
         out.defects.append("no headers at the start of the message")
         data = b"\n" + data.lstrip(b"\r\n")
-    msg = email.message_from_bytes(data, policy=compat32)
+    try:
+        msg = email.message_from_bytes(data, policy=compat32)
+    except RecursionError:
+        # The standard parser recurses once per nested multipart.
+        raise MailError("MIME structure nested too deep to parse") from None
     for key, value in msg.items():
         out.headers.append((key, decode_header_value(value)))
     out.subject = " ".join(out.header("Subject")[:1])

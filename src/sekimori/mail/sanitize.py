@@ -26,6 +26,7 @@ import zipfile
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
+from sekimori.errors import MailError
 from sekimori.mail.archive import member_name
 from sekimori.mail.filetype import extension, sniff
 from sekimori.mail.links import html_links
@@ -341,7 +342,17 @@ def _note(removals: list[str]) -> str:
 
 
 def sanitize_message(raw: bytes, result: ScanResult | None = None) -> Sanitized:
-    """Disarm a message; ``result`` (its scan) tells which archives to hold back."""
+    """Disarm a message; ``result`` (its scan) tells which archives to hold back.
+
+    Raises ``MailError`` for a message too deeply nested to parse or rebuild.
+    """
+    try:
+        return _sanitize(raw, result)
+    except RecursionError:
+        raise MailError("message nested too deeply to rebuild") from None
+
+
+def _sanitize(raw: bytes, result: ScanResult | None) -> Sanitized:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     out = Sanitized(data=b"")
     texts: list[EmailMessage] = []

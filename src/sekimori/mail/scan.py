@@ -218,6 +218,10 @@ def scan_message(
     )
     if msg.defects:
         walk.hits.append(Hit("mime.malformed", {"defects": sorted(set(msg.defects))[:10]}, "mime"))
+    if len(msg.attachments) > ctx.limits.max_files:
+        walk.hits.append(
+            Hit("archive.bomb", {"limit": "attachments", "count": len(msg.attachments)}, "mime")
+        )
     nodes = [_scan_node(att, att.name, 1, walk) for att in msg.attachments[: ctx.limits.max_files]]
     return _result(file, "message", walk, nodes, msg.summary())
 
