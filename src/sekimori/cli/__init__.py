@@ -9,8 +9,8 @@ import typer
 
 from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
-from sekimori.cli.mailfilter import mailfilter
 from sekimori.cli.intel import intel_app
+from sekimori.cli.mailfilter import mailfilter
 from sekimori.cli.sanitize import sanitize
 from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
@@ -24,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown, not rich markup: "[intel]" in a help text is a TOML table.
+    rich_markup_mode="markdown",
 )
 
 

@@ -110,10 +110,10 @@ def hunt(
     one incident per host. Files that cannot be read are listed with the reason;
     the others are still processed.
 
-    Examples:
-      sekimori hunt logs/
+    For example:
 
-      sekimori hunt Security.evtx zeek/ --intel feodo.csv --config site.toml --json
+        sekimori hunt logs/
+        sekimori hunt Security.evtx zeek/ --intel feodo.csv --config site.toml --json
     """
     floor = _severity(min_severity)
     options = HuntOptions(

@@ -24,6 +24,7 @@ intel_app = typer.Typer(
     "the indicator store, and blocklists for firewalls, IPS and resolvers.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 
 StoreOption = Annotated[
@@ -136,7 +137,7 @@ def list_indicators(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Indicators held, per feed and type (``--values``: each one)."""
+    """Indicators held, per feed and type (with --values: each one)."""
     now = datetime.now(UTC)
     db = _store(store)
     try:
