@@ -149,3 +149,17 @@ def test_embedded_package_and_external_template() -> None:
     ext = shared_path(*folder, "external_link", "sample_with_external_link_to_doc.docx")
     result = analyze_office(ext.read_bytes(), "x.docx", ScanContext())
     assert "office.external_template" in ids(result) and result.urls
+
+
+def test_ooxml_package_bomb_is_not_parsed() -> None:
+    import io
+    import zipfile
+
+    from tests.mail.helpers import CONTENT_TYPES_XLSX
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", CONTENT_TYPES_XLSX)
+        zf.writestr("word/document.xml", b"\0" * (20 * 1024 * 1024))
+    result = analyze_office(buf.getvalue(), "bomb.docx", ScanContext())
+    assert ids(result) == {"archive.bomb"} and result.unscannable

@@ -111,6 +111,11 @@ def analyze_office(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         result.hit("office.encrypted_opened", password=password)
         result.children.append(Child(f"{name} (decrypted)", plain))
         return result
+    bomb = _package_bomb(data, ctx)
+    if bomb is not None:
+        result.hit("archive.bomb", limit=bomb)
+        result.unscannable = f"Office package beyond the {bomb} limit"
+        return result
     _macros(data, name, result)
     _xlm_ooxml(data, result)
     result.merge(analyze_dde(data, name, ctx))
@@ -124,6 +129,28 @@ def analyze_office(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         merge(result.observables, url_observables(u for u in external if "://" in u))
         result.urls.extend(u for u in external if "://" in u and u not in result.urls)
     return result
+
+
+def _package_bomb(data: bytes, ctx: ScanContext) -> str | None:
+    """Which limit an OOXML package breaks (parts are zip members), or None."""
+    if not data.startswith(b"PK"):
+        return None
+    limits = ctx.limits
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return None
+    if len(infos) > limits.max_members * 10:
+        return "part count"
+    if sum(i.file_size for i in infos) > limits.max_total_size:
+        return "total size"
+    for info in infos:
+        too_big = info.file_size > limits.max_file_size
+        ratio = info.file_size / max(1, info.compress_size)
+        if too_big or (info.file_size > limits.ratio_floor and ratio > limits.max_ratio):
+            return "part size or ratio"
+    return None
 
 
 def _macros(data: bytes, name: str, result: Analysis) -> None:

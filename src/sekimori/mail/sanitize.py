@@ -36,6 +36,8 @@ from sekimori.mail.result import FileNode, ScanResult, Verdict
 log = logging.getLogger(__name__)
 
 HEADER = "X-Sekimori-Sanitized"
+# Office packages are rebuilt in memory; beyond this they are replaced by a notice.
+MAX_REBUILD = 200 * 1024 * 1024
 _MACRO_FREE = {
     ".docm": (".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     ".dotm": (".dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template"),
@@ -222,6 +224,8 @@ def disarm(name: str, data: bytes, node: FileNode | None = None) -> Disarmed | N
     if kind in _ARCHIVES and verdict not in (None, Verdict.CLEAN):
         return _notice(name, data, f"archive judged {verdict.value if verdict else 'unsafe'}")
     if kind == "ooxml":
+        if verdict == Verdict.UNSCANNABLE:
+            return _notice(name, data, "Office file the gateway could not inspect")
         return _disarm_ooxml(name, data)
     if kind in ("ole", "slk") and (
         _has_macros(data, name) or (verdict not in (None, Verdict.CLEAN))
@@ -291,6 +295,9 @@ def _disarm_ooxml(name: str, data: bytes) -> Disarmed | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             parts = zf.namelist()
+            unpacked = sum(i.file_size for i in zf.infolist())
+        if unpacked > MAX_REBUILD:
+            return _notice(name, data, "Office file too large to rebuild")
         if any("/macrosheets/" in p for p in parts):
             return _notice(name, data, "workbook with Excel 4.0 macro sheets")
         stripped = strip_vba(data)
