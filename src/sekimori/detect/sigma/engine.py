@@ -26,7 +26,7 @@ from sekimori.detect.sigma.fields import (
     column_name,
     lower_name,
 )
-from sekimori.detect.sigma.logsource import Variant
+from sekimori.detect.sigma.logsource import CHANNEL_COLUMN, EVENT_CODE_COLUMN, Variant
 from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs
 
 
@@ -233,6 +233,23 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
     return out
 
 
+def _present_sources(frame: pl.DataFrame) -> tuple[set[str | None] | None, set[str] | None]:
+    """Lower-cased channels and event codes in the batch (None: the column is absent)."""
+    exprs = []
+    if CHANNEL_COLUMN in frame.schema:
+        exprs.append(
+            pl.col(CHANNEL_COLUMN).cast(pl.String).str.to_lowercase().unique().implode().alias("c")
+        )
+    if EVENT_CODE_COLUMN in frame.schema:
+        exprs.append(pl.col(EVENT_CODE_COLUMN).cast(pl.String).unique().implode().alias("e"))
+    if not exprs:
+        return None, None
+    row = frame.select(exprs).row(0, named=True)
+    channels = set(row["c"]) if "c" in row else None
+    codes = {c for c in row["e"] if c is not None} if "e" in row else None
+    return channels, codes
+
+
 def evaluate(
     frame: pl.DataFrame, groups: Sequence[RuleGroup], keep: Sequence[str] | None = None
 ) -> list[Match]:
@@ -252,10 +269,16 @@ def evaluate(
         source = frame.drop(ROW_COLUMN)
     else:
         source = frame.select([c for c in keep if c in frame.schema and c != ROW_COLUMN])
-    masks = frame.select([g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(groups)])
+    channels, codes = _present_sources(frame)
+    candidates = [g for g in groups if g.variant.may_match(channels, codes)]
+    if not candidates:
+        return []
+    masks = frame.select(
+        [g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(candidates)]
+    )
     present = masks.select(pl.all().any()).row(0)
     matches: list[Match] = []
-    for i, group in enumerate(groups):
+    for i, group in enumerate(candidates):
         if not present[i]:
             continue
         sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])

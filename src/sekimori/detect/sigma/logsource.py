@@ -124,6 +124,17 @@ class Variant:
     conditions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fieldmap: Mapping[str, str] = field(default_factory=dict)
 
+    def may_match(self, channels: set[str | None] | None, codes: set[str] | None) -> bool:
+        """False when a batch with these channels and event codes has no row of this variant.
+
+        Channels are lower-cased; ``None`` stands for a column the batch lacks.
+        """
+        if self.event_ids and codes is not None and not codes & {str(i) for i in self.event_ids}:
+            return False
+        if self.channels and channels is not None and None not in channels:
+            return bool(channels & {c.lower() for c in self.channels})
+        return True
+
     def mask(self, resolver: FieldResolver) -> pl.Expr:
         """Boolean row filter of this variant for the frame ``resolver`` reads.
 
