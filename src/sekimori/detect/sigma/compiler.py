@@ -140,8 +140,9 @@ class RuleCompiler:
             logsource = rule.logsource
             variants = variants_for(logsource.product, logsource.service, logsource.category)
             selections = self._selections(rule.detection)
-            expr = self._conditions(rule.detection, {s.name: s.expr for s in selections})
-            required = requirement(rule.detection)
+            trees = [c.parse(postprocess=False) for c in rule.detection.parsed_condition]
+            expr = self._conditions(trees, rule.detection, {s.name: s.expr for s in selections})
+            required = requirement(rule.detection, trees)
         except RuleError as exc:
             raise RuleError(exc.message, where=where) from exc
         except SigmaError as exc:
@@ -192,12 +193,12 @@ class RuleCompiler:
         return ~expr if item.negated else expr
 
     def _conditions(
-        self, detections: SigmaDetections, selections: Mapping[str, pl.Expr]
+        self,
+        trees: Sequence[object],
+        detections: SigmaDetections,
+        selections: Mapping[str, pl.Expr],
     ) -> pl.Expr:
-        exprs = []
-        for condition in detections.parsed_condition:
-            tree = condition.parse(postprocess=False)
-            exprs.append(self._condition(tree, detections, selections))
+        exprs = [self._condition(tree, detections, selections) for tree in trees]
         return _fold(exprs, "or")
 
     def _condition(

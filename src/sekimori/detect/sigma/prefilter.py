@@ -18,7 +18,7 @@ expression still decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from sigma.conditions import (
     ConditionAND,
@@ -121,11 +121,15 @@ def _condition(
     return None
 
 
-def requirement(detections: SigmaDetections) -> Requirement | None:
-    """(column, literal) pairs of which one must occur for the rule to match, or None."""
+def requirement(
+    detections: SigmaDetections, trees: Sequence[object] | None = None
+) -> Requirement | None:
+    """(column, literal) pairs of which one must occur for the rule to match, or None.
+
+    ``trees`` are the conditions' parse trees (``parse(postprocess=False)``),
+    parsed here when not given.
+    """
+    if trees is None:
+        trees = [c.parse(postprocess=False) for c in detections.parsed_condition]
     selections = {name: _detection(d) for name, d in detections.detections.items()}
-    reqs = [
-        _condition(c.parse(postprocess=False), selections, detections)
-        for c in detections.parsed_condition
-    ]
-    return _union(reqs)
+    return _union(_condition(tree, selections, detections) for tree in trees)
