@@ -36,3 +36,16 @@ def test_special_fields_and_fieldmap() -> None:
     assert candidates("Image", {"Image": "NewProcessName"})[0] == "winlog.event_data.NewProcessName"
     frame = pl.DataFrame({"winlog.user_data.Operation": ["op"]})
     assert _resolve(frame, "Operation") == ["op"]
+
+
+def test_odd_column_types_become_text() -> None:
+    frame = pl.DataFrame(
+        {
+            "winlog.event_data.Tags": [["a", "b"]],
+            "winlog.event_data.Obj": [{"k": 1}],
+            "winlog.event_data.Flag": [True],
+        }
+    )
+    assert _resolve(frame, "Tags") == ["a\nb"]
+    assert _resolve(frame, "Obj") == ['{"k":1}']
+    assert _resolve(frame, "Flag") == ["true"]

@@ -155,8 +155,12 @@ class FieldResolver:
         if dtype == pl.String:
             return col
         if isinstance(dtype, pl.List):
-            return col.cast(pl.List(pl.String)).list.join("\n")
-        return col.cast(pl.String)
+            return col.cast(pl.List(pl.String), strict=False).list.join("\n")
+        if isinstance(dtype, pl.Struct):
+            return col.struct.json_encode()
+        if dtype == pl.Binary:
+            return col.cast(pl.String, strict=False)
+        return col.cast(pl.String, strict=False)
 
 
 def _loose(name: str) -> str:
