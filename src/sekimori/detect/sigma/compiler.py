@@ -12,8 +12,9 @@ selections matched and which fields they read (the finding's evidence).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import polars as pl
 from sigma.conditions import (
@@ -27,7 +28,7 @@ from sigma.conditions import (
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.rule.detection import SigmaDetections
-from sigma.types import SigmaNull, SigmaType
+from sigma.types import SigmaNull, SigmaRegularExpression, SigmaString, SigmaType
 
 from sekimori.detect.sigma.fields import LOWER_PREFIX
 from sekimori.detect.sigma.logsource import Variant, variants_for
@@ -47,6 +48,11 @@ class Selection:
     name: str
     expr: pl.Expr
     needs: Needs
+    # Builds (field, value as written in the rule, test of that value alone) for the
+    # evidence of a match; built only for rules that fire.
+    value_tests: Callable[[], tuple[tuple[str, str, pl.Expr], ...]] = field(
+        default=tuple, compare=False, repr=False
+    )
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -169,8 +175,24 @@ class RuleCompiler:
         for name, detection in detections.detections.items():
             needs = Needs()
             expr = self._detection(detection, needs)
-            out.append(Selection(name=name, expr=expr, needs=needs))
+            tests = partial(_collect, self._values, detection)
+            out.append(Selection(name=name, expr=expr, needs=needs, value_tests=tests))
         return tuple(out)
+
+    def _values(self, detection: SigmaDetection) -> Iterator[tuple[str, str, pl.Expr]]:
+        """Each field value of a detection alone, labelled as the rule writes it."""
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                yield from self._values(item)
+                continue
+            if item.field is None or not item.value:
+                continue
+            original = item.original_value or []
+            aligned = len(original) == len(item.value)
+            for n, value in enumerate(item.value):
+                label = _plain(original[n] if aligned else value)
+                test = self.values.field_values(item.field, [value], False, Needs())
+                yield item.field, label, test
 
     def _detection(self, detection: SigmaDetection, needs: Needs) -> pl.Expr:
         parts: list[pl.Expr] = []
@@ -222,6 +244,21 @@ class RuleCompiler:
         if isinstance(node, ConditionItem):
             raise RuleError(f"condition element {type(node).__name__} is not supported")
         raise RuleError(f"condition element {node!r} is not supported")
+
+
+def _collect(
+    build: Callable[[SigmaDetection], Iterator[tuple[str, str, pl.Expr]]],
+    detection: SigmaDetection,
+) -> tuple[tuple[str, str, pl.Expr], ...]:
+    return tuple(build(detection))
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, SigmaString):
+        return value.to_plain()
+    if isinstance(value, SigmaRegularExpression):
+        return str(value.regexp)
+    return str(getattr(value, "number", getattr(value, "boolean", value)))
 
 
 def _fold(exprs: Sequence[pl.Expr], mode: str) -> pl.Expr:

@@ -63,6 +63,7 @@ class Match:
     rows: pl.DataFrame
     indices: tuple[int, ...]
     selections: tuple[tuple[str, ...], ...]
+    values: tuple[Mapping[str, list[str]], ...] = ()
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -89,7 +90,10 @@ class Match:
                     value = self.rows[col][self.indices[i]]
                     if value is not None:
                         fields[fname] = value
-        return {"selections": list(names), "fields": fields}
+        out: dict[str, object] = {"selections": list(names), "fields": fields}
+        if self.values and self.values[i]:
+            out["values"] = {k: list(v) for k, v in self.values[i].items()}
+        return out
 
 
 def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
@@ -222,6 +226,18 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
     ).to_dict(as_series=False)
     canonical = sorted({column_name(f) for rule in fired for f in rule.needs.raw})
     rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
+    value_tests = [
+        (rule.key, sel.name, fname, label, f"{rule.key}\x1fv{n}", test)
+        for rule in fired
+        for sel in rule.selections
+        for n, (fname, label, test) in enumerate(sel.value_tests())
+    ]
+    value_flags = matched.select(
+        [
+            test.fill_null(False).alias(f"{alias}\x1f{sel}")
+            for _k, sel, _f, _l, alias, test in value_tests
+        ]
+    ).to_dict(as_series=False)
     out = []
     for rule in fired:
         idx = [j for j, hit in enumerate(hit_lists[rule.key]) if hit]
@@ -229,7 +245,23 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
             (sel.name, sel_flags[f"{rule.key}\x1f{n}"]) for n, sel in enumerate(rule.selections)
         ]
         selections = tuple(tuple(name for name, col in columns if col[j]) for j in idx)
-        out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
+        tests = [t for t in value_tests if t[0] == rule.key]
+        values = []
+        for j, names in zip(idx, selections, strict=True):
+            found: dict[str, list[str]] = {}
+            for _key, sel_name, fname, label, alias, _test in tests:
+                if sel_name in names and value_flags[f"{alias}\x1f{sel_name}"][j]:
+                    found.setdefault(fname, []).append(label)
+            values.append(found)
+        out.append(
+            Match(
+                rule=rule,
+                rows=rows,
+                indices=tuple(idx),
+                selections=selections,
+                values=tuple(values),
+            )
+        )
     return out
 
 
