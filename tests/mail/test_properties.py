@@ -49,3 +49,20 @@ def test_every_analyzer_is_documented_and_typed(kind: str) -> None:
     for analyzer in ANALYZERS[kind]:
         assert analyzer.__doc__, analyzer.__name__
         assert analyzer.__annotations__.get("return") in ("Analysis", "Analysis | None")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [" " * 20000, "\n" * 20000, "> \n" * 7000, "a" * 20000, "a." * 10000, "xn--" * 5000],
+    ids=["spaces", "newlines", "quotes", "letters", "dots", "punycode"],
+)
+def test_hostile_bodies_do_not_backtrack(text: str) -> None:
+    # Quadratic or worse regular expressions would make this test run for minutes.
+    from sekimori.mail.links import analyze_links
+    from sekimori.mail.sender import analyze_sender
+
+    raw = b"From: a <a@x.example>\r\nTo: b@example.jp\r\nSubject: Re: x\r\n"
+    raw += b"In-Reply-To: <1@example.jp>\r\n\r\n" + text.encode()
+    msg = parse_message(raw)
+    analyze_sender(msg)
+    analyze_links(msg.text, [f'<a href="http://x.example/">{text}</a>'])

@@ -40,7 +40,9 @@ DOWNLOAD_EXTENSIONS = (
     | EXECUTABLE_EXTENSIONS
     | DISK_IMAGE_EXTENSIONS
 )
-_DOMAIN_IN_TEXT = re.compile(r"(?i)(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,24})(?![a-z0-9-])")
+_DOMAIN_IN_TEXT = re.compile(
+    r"(?i)(?<![a-z0-9-])(?:https?://)?((?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,24})(?![a-z0-9-])"
+)
 MAX_LINKS = 500
 
 
@@ -150,7 +152,7 @@ def _check(link: Link, result: Analysis) -> None:
         if any(label.startswith("xn--") for label in host.split(".")) or not host.isascii():
             result.hit("link.punycode", url=url, host=host, shown=_idna(host))
     if link.text:
-        shown = _DOMAIN_IN_TEXT.search(link.text)
+        shown = _DOMAIN_IN_TEXT.search(link.text[:1000])
         target = url_host(href)
         if shown and target and "." in shown.group(1):
             shown_domain = registrable_domain(shown.group(1))

@@ -28,7 +28,8 @@ _FAILING = {
     "dmarc": {"fail", "quarantine", "reject"},
 }
 _REPLY_RE = re.compile(r"(?i)^\s*(?:\[[^\]]*\]\s*)?(?:re|fw|fwd|aw|sv|返信|転送|ＲＥ)\s*[:：]")
-_ADDRESS_RE = re.compile(r"(?i)[a-z0-9._%+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,24})")
+# Bounded repetitions keep the scan linear on hostile text (no @, endless dots).
+_ADDRESS_RE = re.compile(r"(?i)[a-z0-9._%+-]{1,64}@((?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,24})")
 _MSGID_DOMAIN_RE = re.compile(r"@([A-Za-z0-9.-]+)>")
 _QUOTE_MARKERS = re.compile(
     r"(?im)^(?:>|-+\s*original message|-+\s*元のメッセージ|from:|差出人:|送信者:|"
@@ -121,12 +122,26 @@ def analyze_sender(msg: ParsedMessage, internal_domains: Sequence[str] = ()) -> 
     return result
 
 
+# Matched line by line on quoted lines of bounded length (see ``_quoted_lines``).
 _QUOTED_SENDER = re.compile(
-    r"(?im)^[>\s]*(?:from|差出人|送信者)\s*[:：]\s*\"?([^\"<\n]+?)\"?\s*<([^>\s]+@[^>\s]+)>"
+    r"(?i)^(?:from|差出人|送信者)[ \t]*[:：][ \t]*\"?([^\"<]{1,100}?)\"?[ \t]*<([^>\s]{1,200})>"
 )
 _QUOTED_AUTHOR = re.compile(
-    r"(?im)^[>\s]*(?:on\s.{5,80}?,\s*(.+?)|(.+?)\s*さんは書きました)\s*(?:<[^>\n]*>)?\s*(?:wrote)?\s*[:：]\s*$"
+    r"(?i)^(?:on[ \t].{5,120}?,[ \t]*([^,<]{1,80}?)|([^<]{1,80}?)[ \t]*さんは書きました)"
+    r"[ \t]*(?:<[^>]{0,200}>)?[ \t]*(?:wrote)?[ \t]*[:：]?[ \t]*$"
 )
+MAX_QUOTED_LINE = 300
+MAX_QUOTED_LINES = 5000
+
+
+def _quoted_lines(text: str) -> list[str]:
+    """Lines of the body without quote marks, short enough to be headers or attributions."""
+    out = []
+    for line in text.splitlines()[:MAX_QUOTED_LINES]:
+        stripped = line.lstrip("> \t")
+        if 0 < len(stripped) <= MAX_QUOTED_LINE:
+            out.append(stripped)
+    return out
 
 
 def _quoted_colleague(msg: ParsedMessage, internal: set[str]) -> str | None:
@@ -140,7 +155,11 @@ def _quoted_colleague(msg: ParsedMessage, internal: set[str]) -> str | None:
     name = re.sub(r"\s+", "", msg.sender.name)
     if len(name) < 2:
         return None
-    for shown, address in _QUOTED_SENDER.findall(msg.text):
+    lines = _quoted_lines(msg.text)
+    for match in filter(None, map(_QUOTED_SENDER.match, lines)):
+        shown, address = match.group(1), match.group(2)
+        if "@" not in address:
+            continue
         domain = registrable_domain(address.rpartition("@")[2])
         if domain in internal and re.sub(r"\s+", "", shown) == name:
             return str(address).lower()
@@ -149,7 +168,8 @@ def _quoted_colleague(msg: ParsedMessage, internal: set[str]) -> str | None:
         for d in _MSGID_DOMAIN_RE.findall(f"{msg.in_reply_to} {msg.references}")
     }
     if thread & internal:
-        for english, japanese in _QUOTED_AUTHOR.findall(msg.text):
+        for match in filter(None, map(_QUOTED_AUTHOR.match, lines)):
+            english, japanese = match.group(1), match.group(2)
             if re.sub(r"\s+", "", english or japanese) == name:
                 return str(english or japanese).strip()
     return None
