@@ -100,7 +100,10 @@ def zircolite_method(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     from sigma.processing.transformations import FieldMappingTransformation
     from sigma.rule import SigmaRule
 
+    from sigma.exceptions import SigmaError
+
     from sekimori.detect.sigma.logsource import variants_for
+    from sekimori.errors import RuleError
 
     rows: list[dict[str, str | None]] = []
     for path in sorted(evtx_dir.rglob("*.evtx")):
@@ -151,7 +154,7 @@ def zircolite_method(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
         ls = rule.logsource
         try:
             variants = variants_for(ls.product, ls.service, ls.category)
-        except Exception:  # not a Windows rule: Sekimori reports it, Zircolite skips it
+        except RuleError:  # not a Windows rule: Sekimori reports it, Zircolite skips it
             skipped += 1
             continue
         hits: set[int] = set()
@@ -159,7 +162,7 @@ def zircolite_method(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
             backend = mapped if variant.fieldmap else plain
             try:
                 (query,) = backend.convert(SigmaCollection([rule]))
-            except Exception:  # the SQLite backend cannot express this rule
+            except (SigmaError, NotImplementedError, ValueError, TypeError):  # inexpressible
                 skipped += 1
                 break
             where = query.split(" WHERE ", 1)[1]
