@@ -96,11 +96,10 @@ def zircolite_method(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     from evtx import PyEvtxParser
     from sigma.backends.sqlite import sqliteBackend
     from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaError
     from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
     from sigma.processing.transformations import FieldMappingTransformation
     from sigma.rule import SigmaRule
-
-    from sigma.exceptions import SigmaError
 
     from sekimori.detect.sigma.logsource import variants_for
     from sekimori.errors import RuleError
