@@ -66,3 +66,10 @@ def test_hostile_bodies_do_not_backtrack(text: str) -> None:
     msg = parse_message(raw)
     analyze_sender(msg)
     analyze_links(msg.text, [f'<a href="http://x.example/">{text}</a>'])
+
+
+def test_hostile_headers_do_not_backtrack() -> None:
+    from sekimori.mail.mime import decode_header_value
+
+    assert decode_header_value(" " * 80000) == ""
+    assert decode_header_value("a\r\n b\r\n\tc") == "a b c"

@@ -19,7 +19,7 @@ from sekimori.mail.result import Child
 log = logging.getLogger(__name__)
 
 _EXTERNAL_TYPES = ("attachedtemplate", "oleobject", "frame", "subdocument")
-_REL_RE = re.compile(rb"<Relationship\b[^>]*>", re.IGNORECASE)
+_REL_RE = re.compile(rb"<Relationship\b[^>]{0,4000}>", re.IGNORECASE)
 _MAX_PARTS = 50
 
 

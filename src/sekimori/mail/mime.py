@@ -143,7 +143,8 @@ def decode_header_value(value: Any) -> str:
 
 
 def _unfold(text: str) -> str:
-    return re.sub(r"\s*\r?\n\s*", " ", text).strip()
+    # Line by line, not by regex: a header of blanks must not cost quadratic time.
+    return " ".join(part.strip() for part in text.splitlines()).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,7 +275,11 @@ def _xlm_ooxml(data: bytes, result: Analysis) -> None:
             for sheet in sheets[:20]:
                 raw = zf.read(sheet)[:5_000_000]
                 if sheet.endswith(".xml"):
-                    texts.extend(re.findall(r"<f[^>]*>([^<]*)</f>", raw.decode("utf-8", "replace")))
+                    texts.extend(
+                        re.findall(
+                            r"<f[^>]{0,1000}>([^<]{0,100000})</f>", raw.decode("utf-8", "replace")
+                        )
+                    )
                 else:
                     texts.extend(_utf16_strings(raw))
             workbook = next(

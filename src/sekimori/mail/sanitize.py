@@ -146,7 +146,10 @@ def strip_vba(data: bytes) -> bytes | None:
                 content = _fix_content_types(content)
             elif info.filename.endswith(".rels"):
                 content = re.sub(
-                    rb"<Relationship\b[^>]*vbaProject[^>]*/>", b"", content, flags=re.IGNORECASE
+                    rb"<Relationship\b[^>]{0,4000}vbaProject[^>]{0,4000}/>",
+                    b"",
+                    content,
+                    flags=re.IGNORECASE,
                 )
             dst.writestr(info, content)
     return out.getvalue()
@@ -156,8 +159,13 @@ def _fix_content_types(content: bytes) -> bytes:
     text = content.decode("utf-8")
     for macro, plain in _CONTENT_TYPES.items():
         text = text.replace(macro, plain)
-    text = re.sub(r"<Default\b[^>]*vbaProject[^>]*/>", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"<Override\b[^>]*PartName=\"[^\"]*vba[^\"]*\"[^>]*/>", "", text, flags=re.I)
+    text = re.sub(r"<Default\b[^>]{0,4000}vbaProject[^>]{0,4000}/>", "", text, flags=re.IGNORECASE)
+    text = re.sub(
+        r"<Override\b[^>]{0,4000}PartName=\"[^\"]{0,400}vba[^\"]{0,400}\"[^>]{0,4000}/>",
+        "",
+        text,
+        flags=re.I,
+    )
     return text.encode("utf-8")
 
 
