@@ -42,3 +42,20 @@ def test_damaged_item_is_refused(tmp_path) -> None:
 def test_default_root_follows_sekimori_home(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("SEKIMORI_HOME", str(tmp_path))
     assert default_root() == tmp_path / "quarantine"
+
+
+def test_release_history_survives_storing_again(tmp_path) -> None:
+    box = Quarantine(tmp_path)
+    sha = box.store(b"mail", {"verdict": "malicious"})
+    assert box.mark_released(sha, "out.eml")["released"][0]["to"] == "out.eml"
+    box.store(b"mail", {"verdict": "suspicious"})
+    record = box.info(sha)
+    assert record["verdict"]["verdict"] == "suspicious" and len(record["released"]) == 1
+
+
+def test_unreadable_record_is_a_mail_error(tmp_path) -> None:
+    box = Quarantine(tmp_path)
+    sha = box.store(b"abc")
+    (tmp_path / sha[:2] / sha[2:4] / f"{sha}.json").write_text("[1, 2")
+    with pytest.raises(MailError, match="unreadable"):
+        box.info(sha)

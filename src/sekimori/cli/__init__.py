@@ -11,6 +11,7 @@ from sekimori.cli.demo import demo
 from sekimori.cli.hunt import hunt
 from sekimori.cli.intel import intel_app
 from sekimori.cli.mailfilter import mailfilter
+from sekimori.cli.quarantine import quarantine_app
 from sekimori.cli.sanitize import sanitize
 from sekimori.cli.scan import scan
 from sekimori.cli.serve import serve
@@ -41,6 +42,7 @@ app.command(no_args_is_help=True)(scan)
 app.command(no_args_is_help=True)(sanitize)
 app.command()(mailfilter)
 app.add_typer(intel_app, name="intel")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ when set, else ``platformdirs.user_data_dir("sekimori")``, as for the
 store): ``ab/cd/<sha256>.bin`` holds the original bytes and
 ``<sha256>.json`` the verdict and when it was stored. Writes are atomic
 (temporary file, then rename) and owner-only; storing the same content
-twice is a no-op. ``release`` hands an original back to an analyst.
+twice keeps the original and its release history. ``release`` hands an
+original back to an analyst; ``mark_released`` records that it was.
 """
 
 from __future__ import annotations
@@ -73,22 +74,50 @@ class Quarantine:
         blob, meta = self._paths(sha256)
         if not blob.exists():
             _write_atomic(blob, data)
-        record = {
+        record: dict[str, Any] = {
             "sha256": sha256,
             "size": len(data),
             "stored_at": iso(datetime.now(UTC)),
             "verdict": dict(verdict or {}),
         }
+        released = self._released(meta)
+        if released:
+            record["released"] = released
         _write_atomic(meta, json.dumps(record, ensure_ascii=False, indent=1).encode())
         return sha256
+
+    @staticmethod
+    def _released(meta: Path) -> list[Any]:
+        try:
+            previous = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        released = previous.get("released") if isinstance(previous, dict) else None
+        return released if isinstance(released, list) else []
 
     def info(self, sha256: str) -> dict[str, Any]:
         """The record (size, time, verdict) of a quarantined item."""
         _, meta = self._paths(sha256.lower())
         try:
-            record: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
+            record = json.loads(meta.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise MailError("not in quarantine", where=sha256) from None
+        except (OSError, ValueError) as exc:
+            raise MailError(f"quarantine record unreadable: {exc}", where=sha256) from None
+        if not isinstance(record, dict):
+            raise MailError("quarantine record is not a JSON object", where=sha256)
+        return record
+
+    def mark_released(self, sha256: str, to: str = "") -> dict[str, Any]:
+        """Record that an item was released (when, and where to); returns the new record."""
+        sha256 = sha256.lower()
+        record = self.info(sha256)
+        released = record.get("released")
+        history = released if isinstance(released, list) else []
+        history.append({"at": iso(datetime.now(UTC)), "to": to})
+        record["released"] = history
+        _, meta = self._paths(sha256)
+        _write_atomic(meta, json.dumps(record, ensure_ascii=False, indent=1).encode())
         return record
 
     def release(self, sha256: str) -> bytes:
