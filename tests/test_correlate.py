@@ -114,3 +114,17 @@ def test_a_lure_joins_the_incident_of_its_recipients_workstation() -> None:
     ws07 = hosts["WS-07.corp.sekimori-demo.example"]
     assert ws07.stages == (Stage.DELIVERY, Stage.EXECUTION)
     assert hosts["mail-gateway"].finding_count == 1
+
+
+def test_summary_names_the_worst_rule_of_each_stage_in_chain_order() -> None:
+    chain = [
+        f("WS-07", "c2 contact.", Severity.HIGH, Stage.COMMAND_AND_CONTROL, 9),
+        f("WS-07", "lure", Severity.MEDIUM, Stage.DELIVERY, 1),
+        f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION, 2),
+        f("WS-07", "odd", Severity.LOW, Stage.EXECUTION, 3),
+    ]
+    summary = correlate(chain).incidents[0].summary
+    assert summary == (
+        "WS-07: delivery → execution → command and control; 4 finding(s) from 4 rule(s); "
+        "worst per stage: lure; macro; c2 contact"
+    )

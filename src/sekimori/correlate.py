@@ -30,6 +30,7 @@ SEVERITY_WEIGHT: dict[Severity, float] = {
 }
 STAGE_BONUS = 5.0
 MAX_OBSERVABLES = 50
+MAX_SUMMARY_RULES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +76,19 @@ def severity_of(findings: list[Finding]) -> Severity:
 
 
 def summarize(host: str, findings: list[Finding], stages: tuple[Stage, ...]) -> str:
-    """One line an analyst reads first: the chain, the counts, the worst rules."""
-    rules = Counter(f.rule_name for f in findings)
-    worst = sorted(findings, key=lambda f: -f.severity.rank)
-    top = list(dict.fromkeys(f.rule_name for f in worst))[:3]
+    """One line an analyst reads first: the chain, the counts, the worst rule of each stage."""
+    rules = {(f.ruleset, f.rule_id) for f in findings}
     chain = " → ".join(s.value.replace("_", " ") for s in stages) or "no kill-chain stage"
+    worst: dict[Stage | None, Finding] = {}
+    for f in findings:  # oldest first: the earliest of the worst findings wins a tie
+        stage = f.kill_chain_stage
+        if stage not in worst or f.severity.rank > worst[stage].severity.rank:
+            worst[stage] = f
+    order = [*stages, None]
+    top = [worst[s].rule_name.rstrip(". ") for s in order if s in worst][:MAX_SUMMARY_RULES]
     return (
         f"{host}: {chain}; {len(findings)} finding(s) from {len(rules)} rule(s); "
-        f"top: {', '.join(top)}"
+        f"worst per stage: {'; '.join(top)}"
     )
 
 
