@@ -56,3 +56,14 @@ def test_isolated_scans_in_a_sandbox_closed_at_the_end(tmp_path) -> None:
     assert state.sandbox is not None
     assert "office.mraptor_suspicious" in {f.rule_id for f in findings}
     assert detector.finish(state) == [] and state.sandbox is None
+
+
+def test_a_reason_is_as_severe_as_its_weight_and_never_above_its_verdict() -> None:
+    from sekimori.detect.mail import reason_severity
+    from sekimori.mail.result import Verdict
+    from sekimori.model import Severity
+
+    assert reason_severity(30, Verdict.MALICIOUS) is Severity.HIGH
+    assert reason_severity(5, Verdict.MALICIOUS) is Severity.LOW  # the PPAP zip it came in
+    assert reason_severity(0, Verdict.MALICIOUS) is Severity.INFORMATIONAL
+    assert reason_severity(30, Verdict.SUSPICIOUS) is Severity.MEDIUM

@@ -49,6 +49,18 @@ _SEVERITY = {
     Verdict.SUSPICIOUS: Severity.MEDIUM,
     Verdict.UNSCANNABLE: Severity.LOW,
 }
+# A reason's own weight says how much it alone tells (mail/verdict.py): a
+# macro that starts programs is high, the PPAP zip it came in is low.
+_WEIGHT_SEVERITY = ((30, Severity.HIGH), (15, Severity.MEDIUM), (5, Severity.LOW))
+
+
+def reason_severity(weight: int, verdict: Verdict) -> Severity:
+    """Severity of one reason's finding: by its weight, never above the message's verdict."""
+    own = next((sev for floor, sev in _WEIGHT_SEVERITY if weight >= floor), Severity.INFORMATIONAL)
+    cap = _SEVERITY[verdict]
+    return own if own.rank <= cap.rank else cap
+
+
 _NEXT_MBOX_MESSAGE = re.compile(rb"\nFrom [^\r\n]*\r?\n")
 
 
@@ -166,7 +178,7 @@ class MailDetector(Detector):
                     rule_name=reason.en,
                     description=reason.ja,
                     ruleset=RULESET,
-                    severity=_SEVERITY[result.verdict],
+                    severity=reason_severity(reason.weight, result.verdict),
                     tactics=("initial-access",),
                     techniques=reason.techniques,
                     stage=Stage.DELIVERY,
