@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 import polars as pl
 from sigma.conditions import (
@@ -175,7 +175,8 @@ class RuleCompiler:
         for name, detection in detections.detections.items():
             needs = Needs()
             expr = self._detection(detection, needs)
-            tests = partial(_collect, self._values, detection)
+            # Built on first use (explaining a match), then kept.
+            tests = cache(partial(_collect, self._values, detection))
             out.append(Selection(name=name, expr=expr, needs=needs, value_tests=tests))
         return tuple(out)
 
