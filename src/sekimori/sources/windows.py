@@ -353,9 +353,7 @@ def windows_batches(
 def _batch(
     records: list[Record], ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
-    names = dict.fromkeys([WHERE, TIMESTAMP, *(k for r in records for k in r)])
-    schema = dict.fromkeys(names, pl.String)
-    frame = pl.from_dicts(records, schema=schema)
+    frame = _frame(records)
     frame = frame.with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
     missing = frame.filter(pl.col(TIMESTAMP).is_null())
     for where in missing[WHERE].to_list():
@@ -365,6 +363,19 @@ def _batch(
         return None
     frame = add_ecs(frame).drop(WHERE)
     return finish(frame, dataset=DATASET, ctx=ctx, path=path)
+
+
+def _frame(records: list[Record]) -> pl.DataFrame:
+    """Records as a text frame, columns in first-seen order (built column by column)."""
+    n = len(records)
+    columns: dict[str, list[str | None]] = {WHERE: [None] * n, TIMESTAMP: [None] * n}
+    for i, record in enumerate(records):
+        for key, value in record.items():
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = [None] * n
+            column[i] = value
+    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
 
 
 def add_ecs(frame: pl.DataFrame) -> pl.DataFrame:
