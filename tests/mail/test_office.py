@@ -163,3 +163,27 @@ def test_ooxml_package_bomb_is_not_parsed() -> None:
         zf.writestr("word/document.xml", b"\0" * (20 * 1024 * 1024))
     result = analyze_office(buf.getvalue(), "bomb.docx", ScanContext())
     assert ids(result) == {"archive.bomb"} and result.unscannable
+
+
+def test_package_survey_sends_only_packages_that_need_it_to_olevba_and_msodde() -> None:
+    from sekimori.mail.office import survey_package
+    from tests.mail.helpers import clean_xlsx, plain_zip
+
+    clean = survey_package(clean_xlsx())
+    assert clean is not None and clean.ole_parts == () and not clean.may_have_dde
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100
+    field = "<w:instrText>DD</w:instrText>".encode("utf-16-le")
+    package = plain_zip(
+        {
+            "[Content_Types].xml": b"<Types/>",
+            "xl/renamed.dat": ole,
+            "word/document.xml": field,
+        }
+    )
+    survey = survey_package(package)
+    assert survey is not None and survey.ole_parts == ("xl/renamed.dat",) and survey.may_have_dde
+    binary = survey_package(plain_zip({"[Content_Types].xml": b"<Types/>", "xl/a.bin": b"x"}))
+    assert binary is not None and binary.may_have_dde
+    assert survey_package(plain_zip({"a.xml": b"<a/>"})) is None
+    assert survey_package(plain_zip({"[Content_Types].xml": b"<Types"})) is None
+    assert survey_package(b"not a zip") is None

@@ -11,6 +11,10 @@ Encrypted files are opened with msoffcrypto using Excel's default
 ``VelvetSweatshop`` and the passwords written in the message; the
 decrypted file becomes a child of the encrypted one. Macro text and XLM
 formulas go through ``decode.py`` so that what they would run is decoded.
+
+An OOXML package is read once first (``survey_package``): olevba only finds
+VBA and XLM in OLE parts of a package, and msodde only reports field codes
+and ``ddeLink`` elements, so a package with neither is not handed to them.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from sekimori.mail.context import ScanContext
 from sekimori.mail.decode import analyze_text
@@ -40,6 +47,75 @@ _XLM_EXEC_RE = re.compile(
 # olevba yields XLM dumps and P-code listings as pseudo-modules under these names.
 _PSEUDO_MODULES = ("xlm_macro.txt", "VBA_P-code.txt")
 _XLM_DOWNLOAD_RE = re.compile(r"(?i)urlmon|URLDownloadToFile|WinHttp|XMLHTTP")
+_XLM_AUTO_RE = re.compile(r"(?i)auto_open|auto_close|_xlnm\.auto")
+_XLM_FORMULA_RE = re.compile(r"<f[^>]{0,1000}>([^<]{0,100000})</f>")
+_WORKBOOK_RE = re.compile(r"xl/workbook\.(xml|bin)$")
+_UTF16_RE = re.compile(rb"(?:[\x20-\x7e]\x00){4,}")
+_ASCII_RE = re.compile(rb"[\x20-\x7e]{6,}")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# What msodde looks for in a package: Word field codes (fldSimple, fldChar,
+# instrText) and Excel ddeLink elements, matched on lower-cased text with NULs
+# dropped so that UTF-16 parts match too.
+_FIELD_MARKERS = (b"dde", b"instr", b"fldchar", b"fldsimple")
+_XML_PARTS = (".xml", ".rels", ".vml")
+_IMAGE_PARTS = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSurvey:
+    """What one read of an OOXML package tells about it.
+
+    ``ole_parts``: parts that are OLE files (where olevba finds VBA and XLM);
+    ``may_have_dde``: a part holds a field code, a ``ddeLink``, or is binary
+    (msodde must look).
+    """
+
+    ole_parts: tuple[str, ...]
+    may_have_dde: bool
+
+
+def survey_package(data: bytes) -> PackageSurvey | None:
+    """Read an OOXML package once; None when it is not a well-formed one (full analysis)."""
+    if not data.startswith(b"PK"):
+        return None
+    ole_parts: list[str] = []
+    may_have_dde = False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            if "[Content_Types].xml" not in names:
+                return None
+            types = zf.read("[Content_Types].xml")
+            if len(types) > 1_000_000 or b"<!ENTITY" in types:
+                return None
+            # msodde parses this part too; one it cannot parse sends the file down
+            # another path, so such a package gets the full analysis.
+            ElementTree.fromstring(types)  # noqa: S314 (bounded, no entities)
+            for part in names:
+                content = zf.read(part)
+                if content.startswith(_OLE_MAGIC):
+                    ole_parts.append(part)
+                lower = part.lower()
+                if lower.endswith(_IMAGE_PARTS) or may_have_dde:
+                    continue
+                if not lower.endswith(_XML_PARTS):
+                    may_have_dde = True
+                    continue
+                text = content.replace(b"\x00", b"").lower()
+                may_have_dde = any(marker in text for marker in _FIELD_MARKERS)
+    except (
+        zipfile.BadZipFile,
+        ElementTree.ParseError,
+        OSError,
+        KeyError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ):
+        return None
+    return PackageSurvey(tuple(ole_parts), may_have_dde)
 
 
 def _category(description: str, keyword: str) -> str | None:
@@ -116,9 +192,15 @@ def analyze_office(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         result.hit("archive.bomb", limit=bomb)
         result.unscannable = f"Office package beyond the {bomb} limit"
         return result
-    _macros(data, name, result)
+    survey = survey_package(data)
+    if survey is None or survey.ole_parts:
+        _macros(data, name, result)
+    else:
+        # What olevba reports for a package without OLE parts: no VBA, no XLM.
+        result.facts["container"] = "OpenXML"
     _xlm_ooxml(data, result)
-    result.merge(analyze_dde(data, name, ctx))
+    if survey is None or survey.may_have_dde:
+        result.merge(analyze_dde(data, name, ctx))
     embedded, external = extract_embedded(data)
     for child in embedded:
         result.children.append(child)
@@ -257,7 +339,7 @@ def _report_xlm(xlm_text: str, result: Analysis) -> None:
     risky = [c for c in calls if c not in ("FORMULA", "FORMULA.FILL")]
     if risky or _XLM_DOWNLOAD_RE.search(xlm_text):
         result.hit("office.xlm_execution", functions=calls)
-    if re.search(r"(?i)auto_open|auto_close|_xlnm\.auto", xlm_text):
+    if _XLM_AUTO_RE.search(xlm_text):
         result.hit("office.vba_autoexec", triggers=["Auto_Open (XLM)"])
     result.merge(analyze_text(xlm_text, origin="xlm"))
 
@@ -275,16 +357,10 @@ def _xlm_ooxml(data: bytes, result: Analysis) -> None:
             for sheet in sheets[:20]:
                 raw = zf.read(sheet)[:5_000_000]
                 if sheet.endswith(".xml"):
-                    texts.extend(
-                        re.findall(
-                            r"<f[^>]{0,1000}>([^<]{0,100000})</f>", raw.decode("utf-8", "replace")
-                        )
-                    )
+                    texts.extend(_XLM_FORMULA_RE.findall(raw.decode("utf-8", "replace")))
                 else:
                     texts.extend(_utf16_strings(raw))
-            workbook = next(
-                (n for n in zf.namelist() if re.match(r"xl/workbook\.(xml|bin)$", n)), ""
-            )
+            workbook = next((n for n in zf.namelist() if _WORKBOOK_RE.match(n)), "")
             names = zf.read(workbook)[:2_000_000] if workbook else b""
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError):
         return
@@ -296,9 +372,9 @@ def _xlm_ooxml(data: bytes, result: Analysis) -> None:
 
 
 def _utf16_strings(raw: bytes) -> list[str]:
-    return [
-        m.decode("utf-16-le", "replace") for m in re.findall(rb"(?:[\x20-\x7e]\x00){4,}", raw)
-    ] + [m.decode("ascii") for m in re.findall(rb"[\x20-\x7e]{6,}", raw)]
+    return [m.decode("utf-16-le", "replace") for m in _UTF16_RE.findall(raw)] + [
+        m.decode("ascii") for m in _ASCII_RE.findall(raw)
+    ]
 
 
 def analyze_dde(data: bytes, name: str, ctx: ScanContext) -> Analysis:
