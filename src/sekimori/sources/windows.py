@@ -127,7 +127,7 @@ def text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    if isinstance(value, Mapping) and "#text" in value:
+    if isinstance(value, dict | Mapping) and "#text" in value:
         return text(value["#text"])
     if isinstance(value, list):
         parts = [text(v) for v in value]
@@ -137,10 +137,10 @@ def text(value: Any) -> str | None:
 
 def _attr(node: Any, name: str) -> Any:
     """An XML attribute in any of the JSON spellings: ``#attributes``, ``@Name``, plain."""
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict | Mapping):
         return None
     attrs = node.get("#attributes")
-    if isinstance(attrs, Mapping) and name in attrs:
+    if isinstance(attrs, dict | Mapping) and name in attrs:
         return attrs[name]
     for key in (f"@{name}", name):
         if key in node:
@@ -173,12 +173,16 @@ def _data_items(data: Any) -> Iterator[tuple[str | None, Any]]:
 
 def _event_data(event_data: Any, record: Record) -> None:
     """Fill ``winlog.event_data.*``: named fields verbatim, unnamed ones as Data and paramN."""
-    if not isinstance(event_data, Mapping):
+    if not isinstance(event_data, dict | Mapping):
         if event_data is not None:
             record[f"{EVENT_DATA}Data"] = text(event_data)
         return
     unnamed: list[str] = []
     for key, value in event_data.items():
+        if type(value) is str and key != "Data":  # the common case, first
+            if not key.startswith(("#", "@")):
+                record[EVENT_DATA + key] = value
+            continue
         if key.startswith("#") or key.startswith("@"):
             continue
         if key == "Data":
