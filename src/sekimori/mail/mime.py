@@ -66,6 +66,9 @@ _KNOWN_HEADERS = (
     b"authentication-results:",
 )
 _ENCODED_WORD_RE = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+# Undecodable 8-bit header bytes, as the parser leaves them (surrogateescape).
+_RAW_BYTE_RE = re.compile("[\udc80-\udcff]")
+_BLANKS_RE = re.compile(r"[ \t]{2,}")
 
 
 def decode_bytes(raw: bytes, charset: str | None) -> str:
@@ -123,7 +126,7 @@ def decode_header_value(value: Any) -> str:
         parts = email.header.decode_header(value)
     else:
         text = str(value)
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
+        if _RAW_BYTE_RE.search(text):
             return decode_bytes(text.encode("ascii", "surrogateescape"), None)
         if "=?" not in text:
             return _unfold(text)
@@ -139,7 +142,7 @@ def decode_header_value(value: Any) -> str:
             out.append(decode_bytes(chunk, charset))
         else:
             out.append(chunk)
-    return re.sub(r"[ \t]{2,}", " ", _unfold("".join(out)))
+    return _BLANKS_RE.sub(" ", _unfold("".join(out)))
 
 
 def _unfold(text: str) -> str:
