@@ -62,3 +62,47 @@ def test_escapes_inside_sets_are_undone() -> None:
     [(_, frame)] = list(read_tsv(io.BytesIO(text.encode()), "x", report))
     assert frame["answers"].to_list() == [["a,b", "c"], None]
     assert frame["query"].to_list() == ["x\\y", "plain"]
+
+
+_HEAD = (
+    "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+    "#fields\tts\tname\tn\n#types\ttime\tstring\tcount\n"
+)
+
+
+def _read(text: bytes, chunk_size: int = 32 << 20) -> tuple[list[dict[str, object]], ReadReport]:
+    report = ReadReport(path="x", source="zeek")
+    rows: list[dict[str, object]] = []
+    for _, frame in read_tsv(io.BytesIO(text), "x", report, chunk_size=chunk_size):
+        rows.extend(frame.select("__line", "name", "n").iter_rows(named=True))
+    return rows, report
+
+
+def test_odd_lines_read_as_the_plain_ones() -> None:
+    odd = (
+        _HEAD + "1\ta\t1\n\n2\t\t2\n3\tb\n4\tc\t4\textra\n5\td\xff\t5\n6\te\t6\r\n"
+        "\xef\xbb\xbf7\tf\t7\n#close\tx\n" + _HEAD + "8\tg\t8\n"
+    ).encode("latin-1")
+    rows, report = _read(odd)
+    assert rows == [
+        {"__line": 7, "name": "a", "n": 1},
+        {"__line": 9, "name": "", "n": 2},
+        {"__line": 12, "name": "d\ufffd", "n": 5},
+        {"__line": 13, "name": "e", "n": 6},
+        {"__line": 14, "name": "f", "n": 7},
+        {"__line": 22, "name": "g", "n": 8},
+    ]
+    assert report.skipped == 2
+    # the same lines read in small blocks give the same rows
+    assert _read(odd, chunk_size=16)[0] == rows
+
+
+def test_clean_block_keeps_line_numbers_and_escapes() -> None:
+    text = (_HEAD + "1\ta\\x41\t1\n2\t-\t-\n3\t(empty)\t3\n").encode()
+    rows, report = _read(text)
+    assert rows == [
+        {"__line": 7, "name": "aA", "n": 1},
+        {"__line": 8, "name": None, "n": None},
+        {"__line": 9, "name": "", "n": 3},
+    ]
+    assert report.skipped == 0

@@ -26,6 +26,7 @@ from sekimori.sources.jsonrecords import LINE_COLUMN
 
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _TEXT = "__text"
+_BOM = b"\xef\xbb\xbf"
 _VALUE_ESCAPE = re.compile(r"\\\\|\\x[0-9a-fA-F]{2}")
 
 
@@ -88,7 +89,38 @@ def read_tsv(
     """
     header = ZeekHeader()
     for first, chunk in iter_line_chunks(stream, chunk_size, prefix):
-        text = chunk.decode("utf-8", errors="replace").lstrip("\ufeff")
+        while chunk.startswith(_BOM):
+            chunk = chunk[len(_BOM) :]
+        line = first
+        pos = 0
+        has_meta = b"#" in chunk
+        while pos < len(chunk):
+            if chunk.startswith(b"#", pos):
+                meta = pos
+            else:
+                found = chunk.find(b"\n#", pos) if has_meta else -1
+                meta = len(chunk) if found < 0 else found + 1
+            body = chunk[pos:meta]
+            if body:
+                yield from _segment(header, body, line, where, report)
+            if meta == len(chunk):
+                break
+            line += body.count(b"\n")
+            end = chunk.find(b"\n", meta)
+            end = len(chunk) if end < 0 else end
+            text = chunk[meta:end].decode("utf-8", errors="replace").removesuffix("\r")
+            header = header.with_line(text)
+            line += 1
+            pos = end + 1
+
+
+def _segment(
+    header: ZeekHeader, body: bytes, first: int, where: str, report: ReadReport
+) -> Iterator[tuple[ZeekHeader, pl.DataFrame]]:
+    """Typed rows of a block of data lines (no ``#`` line) whose first line is ``first``."""
+    frame = _fast_split(header, body, first)
+    if frame is None:
+        text = body.decode("utf-8", errors="replace")
         lines = (
             pl.DataFrame({_TEXT: [text]})
             .select(pl.col(_TEXT).str.strip_suffix("\n").str.split("\n"))
@@ -96,21 +128,52 @@ def read_tsv(
             .with_row_index(LINE_COLUMN, offset=first)
             .with_columns(pl.col(LINE_COLUMN).cast(pl.Int64), pl.col(_TEXT).str.strip_suffix("\r"))
         )
-        meta = lines.filter(pl.col(_TEXT).str.starts_with("#"))
-        if meta.height == 0:
-            yield from _section(header, lines, where, report)
-            continue
-        start = first
-        for number, line in meta.iter_rows():
-            body = lines.filter((pl.col(LINE_COLUMN) >= start) & (pl.col(LINE_COLUMN) < number))
-            yield from _section(header, body, where, report)
-            header = header.with_line(line)
-            start = number + 1
-        yield from _section(header, lines.filter(pl.col(LINE_COLUMN) >= start), where, report)
+        yield from _section(header, lines, where, report, escaped="\\" in text)
+        return
+    typed = frame.with_columns(_typed(header))
+    yield header, unescape_strings(typed) if b"\\" in body else typed
+
+
+def _fast_split(header: ZeekHeader, body: bytes, first: int) -> pl.DataFrame | None:
+    """The block split by polars' CSV reader when every line is a plain, whole record.
+
+    None when the block needs the careful path: a blank line, a carriage
+    return, a line with too many or too few fields, an empty field, text that
+    is not UTF-8, or a separator the CSV reader cannot take. The reader
+    refuses long lines and leaves the fields missing from short (or blank)
+    lines null, as it does empty fields: a frame without nulls is exact.
+    """
+    sep = header.separator
+    if not header.fields or len(sep) != 1 or not sep.isascii() or sep in "\n\r":
+        return None
+    if b"\r" in body or body.startswith(_BOM):  # the reader would drop a byte-order mark
+        return None
+    names = list(_unique(header.fields))
+    try:
+        frame = pl.read_csv(
+            body,
+            separator=sep,
+            has_header=False,
+            schema=dict.fromkeys(names, pl.String),
+            quote_char=None,
+            raise_if_empty=False,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+        return None
+    if frame.height == 0 or any(frame.null_count().row(0)):
+        return None
+    return frame.with_row_index(LINE_COLUMN, offset=first).with_columns(
+        pl.col(LINE_COLUMN).cast(pl.Int64)
+    )
 
 
 def _section(
-    header: ZeekHeader, lines: pl.DataFrame, where: str, report: ReadReport
+    header: ZeekHeader,
+    lines: pl.DataFrame,
+    where: str,
+    report: ReadReport,
+    *,
+    escaped: bool = True,
 ) -> Iterator[tuple[ZeekHeader, pl.DataFrame]]:
     lines = lines.filter(pl.col(_TEXT).str.len_bytes() > 0)
     if lines.height == 0:
@@ -134,7 +197,8 @@ def _section(
         .struct.rename_fields(list(_unique(header.fields)))
         .alias(_TEXT),
     ).unnest(_TEXT)
-    yield header, unescape_strings(split.with_columns(_typed(header)))
+    typed = split.with_columns(_typed(header))
+    yield header, unescape_strings(typed) if escaped else typed
 
 
 def unescape(value: str) -> str:
