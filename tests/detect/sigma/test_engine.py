@@ -44,3 +44,25 @@ def test_evaluate_explains_and_keeps_columns() -> None:
         "values": {"Image": ["\\mshta.exe"], "CommandLine": ["http"]},
     }
     assert "extra" not in first.rows.columns
+
+
+NULL_RULE = """
+title: t
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {Image|endswith: '\\\\mshta.exe', ParentImage: null}
+  condition: sel
+"""
+
+
+def test_null_value_is_labelled_null() -> None:
+    rule = RuleCompiler().compile(SigmaRule.from_yaml(NULL_RULE), key="r0", ruleset="sigma")
+    frame = pl.DataFrame(
+        {
+            "event.code": ["1"],
+            "winlog.channel": ["Microsoft-Windows-Sysmon/Operational"],
+            "winlog.event_data.Image": ["C:\\mshta.exe"],
+        }
+    )
+    (match,) = evaluate(frame, group_rules([rule]))
+    assert match.evidence(0)["values"] == {"Image": ["\\mshta.exe"], "ParentImage": ["null"]}

@@ -259,6 +259,8 @@ def _plain(value: object) -> str:
         return value.to_plain()
     if isinstance(value, SigmaRegularExpression):
         return str(value.regexp)
+    if isinstance(value, SigmaNull):
+        return "null"
     return str(getattr(value, "number", getattr(value, "boolean", value)))
 
 
