@@ -106,3 +106,14 @@ def test_clean_block_keeps_line_numbers_and_escapes() -> None:
         {"__line": 9, "name": "", "n": 3},
     ]
     assert report.skipped == 0
+
+
+def test_unset_marker_that_looks_like_a_number() -> None:
+    text = (
+        b"#separator \\x09\n#unset_field\t0\n#fields\tts\tn\tok\n#types\ttime\tcount\tbool\n"
+        b"1\t0\tT\n2\t5\t0\n"
+    )
+    report = ReadReport(path="x", source="zeek")
+    [(_, frame)] = list(read_tsv(io.BytesIO(text), "x", report))
+    assert frame["n"].to_list() == [None, 5]
+    assert frame["ok"].to_list() == [True, None]

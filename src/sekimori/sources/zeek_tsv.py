@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import IO
 
 import polars as pl
@@ -281,5 +282,25 @@ def _typed(header: ZeekHeader) -> list[pl.Expr]:
             )
         else:
             value = pl.when(raw == header.empty_field).then(pl.lit("")).otherwise(raw)
-        exprs.append(pl.when(unset).then(None).otherwise(value).alias(name))
+        if kind in _PARSED and _parses_to_null(header.unset_field, kind):
+            # the marker is no number, time or T/F: parsing already turns it to null
+            exprs.append(value.alias(name))
+        else:
+            exprs.append(pl.when(unset).then(None).otherwise(value).alias(name))
     return exprs
+
+
+_PARSED = frozenset({"time", "interval", "double", "count", "int", "port", "bool"})
+
+
+@lru_cache(maxsize=256)
+def _parses_to_null(marker: str, kind: str) -> bool:
+    """Whether the unset marker, typed as a field of ``kind``, comes out null anyway."""
+    if kind == "bool":
+        return marker not in ("T", "F")
+    if kind == "time":
+        parsed = pl.select(epoch_to_datetime(pl.lit(marker))).item()
+    else:
+        dtype = pl.Int64 if kind in ("count", "int", "port") else pl.Float64
+        parsed = pl.select(pl.lit(marker).cast(dtype, strict=False)).item()
+    return parsed is None
