@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
+from sekimori.sources import windows
+from sekimori.sources.base import ReadContext, ReadReport
 from sekimori.sources.windows import (
     ECS_FROM_EVENT_DATA,
     SIGMA_TO_ECS,
@@ -69,3 +72,25 @@ def test_flat_keeps_sysmon_event_type_but_not_nxlog_severity() -> None:
     assert info["winlog.event_data.Image"] == "a.exe"
     reg = record_from_flat({"EventID": 13, "EventType": "SetValue"}, "f:2")
     assert reg["winlog.event_data.EventType"] == "SetValue"
+
+
+def test_batcher_chunks_give_the_frames_of_windows_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(windows, "CHUNK_RECORDS", 2)
+    records: list[windows.Record] = [
+        {
+            windows.WHERE: f"f:{i}",
+            windows.TIMESTAMP: None if i == 3 else f"2024-01-01T00:00:0{i}Z",
+            windows.CODE: "1",
+            f"{windows.EVENT_DATA}F{i % 3}": f"v{i}",
+        }
+        for i in range(7)
+    ]
+    ctx = ReadContext(batch_size=5)
+    expected_report = ReadReport(path="f", source="evtx_json")
+    report = ReadReport(path="f", source="evtx_json")
+    expected = list(windows.windows_batches(records, ctx, "f", expected_report))
+    batcher = windows.WindowsBatcher(ctx, "f", report)
+    got = [b for r in records for b in batcher.add(r)] + list(batcher.flush())
+    assert [b.frame.columns for b in got] == [b.frame.columns for b in expected]
+    assert all(g.frame.equals(e.frame) for g, e in zip(got, expected, strict=True))
+    assert report.skipped == expected_report.skipped == 1

@@ -26,8 +26,8 @@ from sekimori.sources.container import is_plain, open_members
 from sekimori.sources.windows import (
     NotWindowsEvent,
     Record,
+    WindowsBatcher,
     record_from_event_json,
-    windows_batches,
 )
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,10 @@ class EvtxSource(Source):
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Records in ``ctx.batch_size`` batches; corrupt chunks are counted and skipped."""
         for where, parser in _parsers(path, report):
-            records: list[Record] = []
+            batcher = WindowsBatcher(ctx, str(path), report)
             for record in _records(parser, where, report):
-                records.append(record)
-                if len(records) >= ctx.batch_size:
-                    yield from windows_batches(records, ctx, str(path), report)
-                    records = []
-            if records:
-                yield from windows_batches(records, ctx, str(path), report)
+                yield from batcher.add(record)
+            yield from batcher.flush()
         if is_plain(path):
             _check_size(path, report)
 

@@ -17,12 +17,7 @@ from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import open_members
 from sekimori.sources.jsonrecords import iter_stream_objects
-from sekimori.sources.windows import (
-    NotWindowsEvent,
-    Record,
-    record_from_event_json,
-    windows_batches,
-)
+from sekimori.sources.windows import NotWindowsEvent, WindowsBatcher, record_from_event_json
 
 _SHAPE = re.compile(rb'^\s*(?:Record \d+\s*)?[\[{]\s*(?:\{\s*)?"Event"\s*:\s*\{')
 
@@ -40,15 +35,13 @@ class EvtxJsonSource(Source):
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every event object as a ``windows`` event; malformed ones are counted."""
         for member in open_members(path, report):
-            records: list[Record] = []
-            for line, doc in iter_stream_objects(member.stream, member.where, report):
+            batcher = WindowsBatcher(ctx, str(path), report)
+            for line, doc in iter_stream_objects(member.stream, member.where, report, 4 << 20):
                 where = f"{member.where}:{line}"
                 try:
-                    records.append(record_from_event_json(doc, where))
+                    record = record_from_event_json(doc, where)
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))
-                if len(records) >= ctx.batch_size:
-                    yield from windows_batches(records, ctx, str(path), report)
-                    records = []
-            if records:
-                yield from windows_batches(records, ctx, str(path), report)
+                    continue
+                yield from batcher.add(record)
+            yield from batcher.flush()

@@ -354,10 +354,63 @@ def windows_batches(
             yield batch
 
 
+# Records are turned into columns this many at a time, so that only a few
+# thousand per-event Python objects are alive at once, whatever the batch size.
+CHUNK_RECORDS = 4_096
+
+
+class WindowsBatcher:
+    """Flat records collected into batches of ``ctx.batch_size`` normalized events.
+
+    The records are converted to columns every ``CHUNK_RECORDS`` records; a
+    batch is the concatenation of those chunks, the same frame
+    ``windows_batches`` builds from the records at once.
+    """
+
+    def __init__(self, ctx: ReadContext, path: str, report: ReadReport) -> None:
+        """Batches for the file ``path``, skips counted in ``report``."""
+        self.ctx = ctx
+        self.path = path
+        self.report = report
+        self._records: list[Record] = []
+        self._parts: list[pl.DataFrame] = []
+        self._count = 0
+
+    def add(self, record: Record) -> Iterator[EventBatch]:
+        """Take one record; yield a batch when ``ctx.batch_size`` records are in."""
+        self._records.append(record)
+        self._count += 1
+        size = max(1, self.ctx.batch_size)
+        if len(self._records) >= min(CHUNK_RECORDS, size):
+            self._parts.append(_frame(self._records))
+            self._records = []
+        if self._count >= size:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[EventBatch]:
+        """The batch of the records taken since the last one, if any."""
+        if self._records:
+            self._parts.append(_frame(self._records))
+            self._records = []
+        parts, self._parts, self._count = self._parts, [], 0
+        if not parts:
+            return
+        frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal")
+        del parts
+        batch = _frame_batch(frame, self.ctx, self.path, self.report)
+        if batch is not None:
+            yield batch
+
+
 def _batch(
     records: list[Record], ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
-    frame = _frame(records)
+    return _frame_batch(_frame(records), ctx, path, report)
+
+
+def _frame_batch(
+    frame: pl.DataFrame, ctx: ReadContext, path: str, report: ReadReport
+) -> EventBatch | None:
     frame = frame.with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
     missing = frame.filter(pl.col(TIMESTAMP).is_null())
     for where in missing[WHERE].to_list():
