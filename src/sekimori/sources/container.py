@@ -353,12 +353,17 @@ def iter_line_chunks(
         pending = b""
         if not block:
             break
-        data = rest + block
-        cut = data.rfind(b"\n")
+        cut = block.rfind(b"\n")
         if cut < 0:
-            rest = data
+            rest += block
             continue
-        chunk, rest = data[: cut + 1], data[cut + 1 :]
+        # one copy per block: the carried-over tail joined with the block's whole lines
+        chunk = (
+            b"".join((rest, memoryview(block)[: cut + 1]))
+            if rest or cut + 1 < len(block)
+            else block
+        )
+        rest = block[cut + 1 :]
         yield line, chunk
         line += chunk.count(b"\n")
     if rest:
