@@ -358,6 +358,12 @@ class LateralMovementDetector(Detector):
         settings = self.site.lateral
         if rows.height == 0:
             return []
+        # a window never has more targets than its source has in the whole run: sources
+        # below the bar are left out before the (costly) sort into windows
+        spread = pl.col("dst").n_unique().over(["tenant", "src"])
+        rows = rows.filter(spread >= settings.min_targets)
+        if rows.height == 0:
+            return []
         stats = windows(rows, settings.window_seconds)
         best = best_windows(stats, pl.col("targets") >= settings.min_targets, "targets")
         findings = []
@@ -431,6 +437,12 @@ class LateralMovementDetector(Detector):
 
     def _logon_sweeps(self, rows: pl.DataFrame) -> list[Finding]:
         settings = self.site.lateral
+        if rows.height == 0:
+            return []
+        # a window never has more targets than its source has in the whole run: sources
+        # below the bar are left out before the (costly) sort into windows
+        spread = pl.col("dst").n_unique().over(["tenant", "src"])
+        rows = rows.filter(spread >= settings.min_targets)
         if rows.height == 0:
             return []
         stats = windows(rows, settings.window_seconds)
