@@ -3,9 +3,10 @@
 The format is Zeek's ASCII writer (``Log::WRITER_ASCII``): ``#separator``,
 ``#set_separator``, ``#empty_field``, ``#unset_field``, ``#path``,
 ``#fields`` and ``#types`` header lines, one record per line, ``#close`` at
-the end (missing when the log was cut short). Each block of lines is split
-and typed by vectorized expressions; a row with the wrong number of fields is
-counted with its line number and left out. Headers may repeat mid-file (logs
+the end (missing when the log was cut short). A block of plain data lines is
+split by polars' CSV reader, any other block line by line with vectorized
+expressions, then typed; a row with the wrong number of fields is counted
+with its line number and left out. Headers may repeat mid-file (logs
 concatenated with ``cat``); each section is read with its own header.
 """
 
