@@ -234,10 +234,11 @@ class SigmaDetector(Detector):
         return findings
 
     def _match_findings(self, match: Match, dataset: str) -> list[Finding]:
-        return [
-            _finding(match.rule.meta, match.row(i), match.evidence(i), dataset)
-            for i in range(len(match))
-        ]
+        findings = []
+        for i in range(len(match)):
+            row = match.row(i)
+            findings.append(_finding(match.rule.meta, row, match.evidence(i, row), dataset))
+        return findings
 
     def _occurrences(self, index: int, match: Match) -> list[Occurrence]:
         corr = self.ruleset.correlations[index]

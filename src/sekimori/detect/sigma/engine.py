@@ -78,18 +78,21 @@ class Match:
         """The ``i``-th matched row as a mapping of column to value."""
         return self.rows.row(self.indices[i], named=True)
 
-    def evidence(self, i: int) -> dict[str, object]:
-        """The matched fields of row ``i`` verbatim, and which selections matched."""
+    def evidence(self, i: int, row: Mapping[str, object] | None = None) -> dict[str, object]:
+        """The matched fields of row ``i`` verbatim, and which selections matched.
+
+        ``row`` is ``self.row(i)`` when the caller has it already.
+        """
         names = self.selections[i]
         by_name = {s.name: s for s in self.rule.selections}
+        if row is None:
+            row = self.row(i)
         fields: dict[str, object] = {}
         for name in names:
             for fname in by_name[name].fields:
-                col = column_name(fname)
-                if col in self.rows.columns:
-                    value = self.rows[col][self.indices[i]]
-                    if value is not None:
-                        fields[fname] = value
+                value = row.get(column_name(fname))
+                if value is not None:
+                    fields[fname] = value
         out: dict[str, object] = {"selections": list(names), "fields": fields}
         if self.values and self.values[i]:
             out["values"] = {k: list(v) for k, v in self.values[i].items()}
