@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sekimori.cli.serve import console_url, run_console
-from sekimori.demo.generate import DemoManifest, write_demo_data
 from sekimori.errors import SekimoriError
 from sekimori.model import Incident
 from sekimori.pipeline import HuntOptions, HuntResult, run_hunt
-from sekimori.store import Store
-from sekimori.store.location import data_dir
+
+if TYPE_CHECKING:
+    from sekimori.demo.generate import DemoManifest
+    from sekimori.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,13 @@ def demo(
     keeps the incidents in the store and opens the console.
     """
     console = Console()
+    from sekimori.store.location import data_dir
+
     target = export or out or data_dir() / "demo"
     try:
+        # The generator and the store load only when the demo runs.
+        from sekimori.demo.generate import write_demo_data
+
         manifest = write_demo_data(target)
     except SekimoriError as exc:
         raise _fail(exc) from exc
@@ -125,6 +131,8 @@ def demo(
     for report in unreadable:
         typer.secho(f"warning: {report.path}: {report.error}", err=True, fg=typer.colors.YELLOW)
     try:
+        from sekimori.store import Store
+
         store = Store.open(db)
     except SekimoriError as exc:
         raise _fail(exc) from exc

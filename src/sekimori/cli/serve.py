@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
 from sekimori.errors import SekimoriError
-from sekimori.store import Store
-from sekimori.web.app import create_app
+
+if TYPE_CHECKING:
+    from sekimori.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,11 @@ def run_console(store: Store, host: str, port: int) -> None:
         )
     typer.echo(f"Sekimori console: {console_url(host, port)}")
     typer.echo(f"store: {store.url}")
+    # The web stack is imported here, not at start-up: `sekimori hunt` never needs it.
+    import uvicorn
+
+    from sekimori.web.app import create_app
+
     uvicorn.run(create_app(store), host=host, port=port, log_level="info")
 
 
@@ -66,6 +71,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
     """Serve the web console: the incidents in the store, most severe first."""
+    from sekimori.store import Store
+
     try:
         store = Store.open(db)
     except SekimoriError as exc:
