@@ -128,3 +128,22 @@ def test_summary_names_the_worst_rule_of_each_stage_in_chain_order() -> None:
         "WS-07: delivery → execution → command and control; 4 finding(s) from 4 rule(s); "
         "worst per stage: lure; macro; c2 contact"
     )
+
+
+def test_a_download_right_after_the_macro_is_the_loader() -> None:
+    from sekimori.correlate import escalate_second_stage
+
+    macro = f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION, 0)
+    soon = f("WS-07", "download.executable", Severity.MEDIUM, Stage.INSTALLATION, 5)
+    later = f("WS-07", "download.executable", Severity.LOW, Stage.INSTALLATION, 180)
+    elsewhere = f("WS-03", "download.executable", Severity.LOW, Stage.INSTALLATION, 5)
+    out = escalate_second_stage([macro, soon, later, elsewhere])
+    assert [x.severity for x in out] == [
+        Severity.HIGH,
+        Severity.HIGH,
+        Severity.LOW,
+        Severity.LOW,
+    ]
+    assert out[1].evidence["follows"]["rule"] == "macro"
+    assert "follows" not in out[2].evidence
+    assert soon.severity is Severity.MEDIUM  # inputs untouched

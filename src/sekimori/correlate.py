@@ -16,10 +16,11 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sekimori.hosts import HostDirectory, is_ip
-from sekimori.model import Finding, Incident, Observable, Severity, Stage, unique
+from sekimori.model import Finding, Incident, Observable, Severity, Stage, iso, unique
 
 SEVERITY_WEIGHT: dict[Severity, float] = {
     Severity.INFORMATIONAL: 0.0,
@@ -31,6 +32,11 @@ SEVERITY_WEIGHT: dict[Severity, float] = {
 STAGE_BONUS = 5.0
 MAX_OBSERVABLES = 50
 MAX_SUMMARY_RULES = 5
+# A loader fetched this soon after the lure or the macro on the same machine
+# is the second stage of the same intrusion.
+SECOND_STAGE_WINDOW = timedelta(hours=1)
+LOADER_RULES = ("download.",)
+FIRST_STAGES = (Stage.DELIVERY, Stage.EXECUTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,43 @@ def machine_key(finding: Finding, directory: HostDirectory) -> str:
         if machine:
             return machine
     return directory.canonical(finding.host_name)
+
+
+def escalate_second_stage(
+    findings: list[Finding], directory: HostDirectory | None = None
+) -> list[Finding]:
+    """Raise a loader download one level when it follows the lure or the macro.
+
+    A download of an executable is often an update; right after a macro
+    started PowerShell on the same machine (or its user received the lure), it
+    is the loader. Such a download is raised one level (never above high) and
+    its evidence names the finding it followed. Pure: returns new findings.
+    """
+    directory = directory or HostDirectory()
+    first: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.kill_chain_stage in FIRST_STAGES and f.severity.rank >= Severity.MEDIUM.rank:
+            first.setdefault((f.tenant, machine_key(f, directory)), []).append(f)
+    out: list[Finding] = []
+    for f in findings:
+        if f.rule_id.startswith(LOADER_RULES) and f.severity.rank < Severity.HIGH.rank:
+            before = [
+                p
+                for p in first.get((f.tenant, machine_key(f, directory)), [])
+                if f.timestamp - SECOND_STAGE_WINDOW <= p.timestamp <= f.timestamp
+            ]
+            if before:
+                cause = max(before, key=lambda p: p.timestamp)
+                f = replace(
+                    f,
+                    severity=list(Severity)[f.severity.rank + 1],
+                    evidence={
+                        **f.evidence,
+                        "follows": {"rule": cause.rule_name, "@timestamp": iso(cause.timestamp)},
+                    },
+                )
+        out.append(f)
+    return out
 
 
 def correlate(findings: Iterable[Finding], directory: HostDirectory | None = None) -> Correlated:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sekimori.config import SiteConfig, load_site
-from sekimori.correlate import correlate
+from sekimori.correlate import correlate, escalate_second_stage
 from sekimori.detect.base import Detector
 from sekimori.detect.ioc import match_observables
 from sekimori.detect.mail import MailDetector
@@ -192,7 +192,8 @@ def run_hunt(
             if not any((finding.host_name, o.value) in known for o in finding.observables):
                 found.setdefault(finding.id, finding)
 
-    result.findings = sorted(found.values(), key=lambda f: (f.timestamp, f.host_name, f.rule_id))
+    ordered = sorted(found.values(), key=lambda f: (f.timestamp, f.host_name, f.rule_id))
+    result.findings = escalate_second_stage(ordered, directory)
     correlated = correlate(result.findings, directory)
     result.incidents = correlated.incidents
     result.incident_of = correlated.incident_of
