@@ -354,18 +354,23 @@ class LateralMovementDetector(Detector):
             for row in grouped.iter_rows(named=True)
         ]
 
-    def _sweeps(self, rows: pl.DataFrame) -> list[Finding]:
+    def _widest_windows(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Per source, the window reaching the most targets, when they reach the bar."""
         settings = self.site.lateral
         if rows.height == 0:
-            return []
+            return rows
         # a window never has more targets than its source has in the whole run: sources
         # below the bar are left out before the (costly) sort into windows
         spread = pl.col("dst").n_unique().over(["tenant", "src"])
         rows = rows.filter(spread >= settings.min_targets)
         if rows.height == 0:
-            return []
+            return rows
         stats = windows(rows, settings.window_seconds)
-        best = best_windows(stats, pl.col("targets") >= settings.min_targets, "targets")
+        return best_windows(stats, pl.col("targets") >= settings.min_targets, "targets")
+
+    def _sweeps(self, rows: pl.DataFrame) -> list[Finding]:
+        settings = self.site.lateral
+        best = self._widest_windows(rows)
         findings = []
         for row in best.iter_rows(named=True):
             share = row["failures"] / row["attempts"] if row["attempts"] else 0.0
@@ -436,17 +441,7 @@ class LateralMovementDetector(Detector):
         return findings
 
     def _logon_sweeps(self, rows: pl.DataFrame) -> list[Finding]:
-        settings = self.site.lateral
-        if rows.height == 0:
-            return []
-        # a window never has more targets than its source has in the whole run: sources
-        # below the bar are left out before the (costly) sort into windows
-        spread = pl.col("dst").n_unique().over(["tenant", "src"])
-        rows = rows.filter(spread >= settings.min_targets)
-        if rows.height == 0:
-            return []
-        stats = windows(rows, settings.window_seconds)
-        best = best_windows(stats, pl.col("targets") >= settings.min_targets, "targets")
+        best = self._widest_windows(rows)
         return [
             self._finding(
                 row,
