@@ -129,3 +129,11 @@ def test_decoded_urls_are_matched_against_the_feeds(tmp_path: Path) -> None:
     assert [(f.host_name, f.rule_id) for f in intel] == [("WS-07", "intel.url")]
     assert "Office application spawns PowerShell" in intel[0].rule_name
     assert len(result.incidents) == 1
+
+
+def test_total_size_counts_the_files_a_hunt_reads(tmp_path: Path) -> None:
+    from sekimori.pipeline import total_size
+
+    (tmp_path / "a.log").write_bytes(b"x" * 10)
+    (tmp_path / ".hidden").write_bytes(b"x" * 100)
+    assert total_size([tmp_path, tmp_path / "absent"]) == 10

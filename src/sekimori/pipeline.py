@@ -7,7 +7,6 @@ batches they receive.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,6 @@ from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
 from sekimori.model import DEFAULT_TENANT, Finding, Incident
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 # Findings whose observables were decoded rather than seen on the wire.
@@ -144,7 +141,6 @@ def run_hunt(
     bytes of each file once it is done.
     """
     setup = HuntSetup.of(options)
-    index = setup.index
     detectors, notes = build_detectors(options, setup)
     result = HuntResult(notes=notes)
     runs = [DetectorRun.start(d) for d in detectors]
@@ -176,11 +172,10 @@ def run_hunt(
             found.setdefault(finding.id, finding)
         result.notes.extend(run.errors)
 
-    # A URL decoded from a macro is the same indicator as in http.log: match
-    # what the other detectors named against the feeds too.
-    # Network events are matched as they are read; what is left is what the
-    # endpoint and mail detectors decoded.
-    if len(index):
+    # A URL decoded from a macro is the same indicator as in http.log. Network
+    # events were matched as they were read; what is left is what the endpoint
+    # and mail detectors decoded.
+    if len(setup.index):
         decoded = [f for f in found.values() if f.dataset in OBSERVABLE_DATASETS]
         known = {
             (f.host_name, o.value)
@@ -188,7 +183,7 @@ def run_hunt(
             if f.ruleset == INTEL
             for o in f.observables
         }
-        for finding in match_observables(decoded, index):
+        for finding in match_observables(decoded, setup.index):
             if not any((finding.host_name, o.value) in known for o in finding.observables):
                 found.setdefault(finding.id, finding)
 
@@ -198,6 +193,11 @@ def run_hunt(
     result.incidents = correlated.incidents
     result.incident_of = correlated.incident_of
     return result
+
+
+def total_size(paths: list[Path]) -> int:
+    """Bytes in every file a hunt of ``paths`` would read (for a progress bar)."""
+    return sum(_size(item[0]) for item in files_of(paths) if not isinstance(item, ReadReport))
 
 
 def _size(path: Path) -> int:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from sekimori.errors import SekimoriError
 from sekimori.model import Finding, Incident, Severity, iso
-from sekimori.pipeline import HuntOptions, HuntResult, run_hunt
+from sekimori.pipeline import HuntOptions, HuntResult, run_hunt, total_size
 
 # Below this many bytes a run is quick enough that a progress bar only flickers.
 PROGRESS_MIN_BYTES = 20_000_000
@@ -150,7 +150,7 @@ def hunt(
 
 
 def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
-    total = sum(p.stat().st_size for p in _walk(paths))
+    total = total_size(paths)
     if total < PROGRESS_MIN_BYTES or not err.is_terminal:
         return run_hunt(paths, options)
     with Progress(
@@ -163,16 +163,6 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
     ) as bar:
         task = bar.add_task("hunt", total=total)
         return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
-
-
-def _walk(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files.extend(c for c in p.rglob("*") if c.is_file())
-        elif p.is_file():
-            files.append(p)
-    return files
 
 
 def _with_incident(finding: Finding, result: HuntResult) -> dict[str, object]:
