@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sekimori.hosts import HostDirectory, is_ip
-from sekimori.model import Finding, Incident, Observable, Severity, Stage, iso, unique
+from sekimori.model import Finding, Incident, Severity, Stage, iso, unique
 
 SEVERITY_WEIGHT: dict[Severity, float] = {
     Severity.INFORMATIONAL: 0.0,
@@ -180,7 +180,7 @@ def correlate(findings: Iterable[Finding], directory: HostDirectory | None = Non
         ids = unique(f.id for f in members)
         for fid in ids:
             incident_of[fid] = ident
-        observables = tuple(dict.fromkeys(o for f in members for o in f.observables).keys())[
+        observables = tuple(dict.fromkeys(o for f in members for o in f.observables))[
             :MAX_OBSERVABLES
         ]
         incidents.append(
@@ -205,7 +205,7 @@ def correlate(findings: Iterable[Finding], directory: HostDirectory | None = Non
                     for ip in (f.host_ip, f.host_name if is_ip(f.host_name) else None)
                     if ip
                 ),
-                observables=tuple(Observable(o.type, o.value) for o in observables),
+                observables=observables,
             )
         )
     incidents.sort(key=lambda i: (-i.severity.rank, -i.score, i.host_name))
