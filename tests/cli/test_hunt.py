@@ -36,6 +36,8 @@ def test_json_prints_one_valid_finding_per_line() -> None:
     assert row["log"]["file"]["path"].endswith("ws-07-sysmon.json")
     assert row["threat"]["technique"]["id"] == ["T1059.001"]
     assert row["evidence"]["fields"]["ParentImage"].endswith("WINWORD.EXE")
+    # the command line is not in the rule, but an analyst reads it first
+    assert row["evidence"]["context"]["CommandLine"].startswith("powershell -enc ")
     assert row["incident"]["id"]
 
 
@@ -55,6 +57,7 @@ def test_bad_files_get_one_line_each_and_the_rest_is_read() -> None:
     code, out, err = hunt(str(LOGS), "--rules", str(RULES), "--no-default-rules")
     assert code == 0
     assert RULE_NAME in out and "Incidents (1)" in out
+    assert "powershell -enc" in out  # the detail column shows the command line
     lines = err.splitlines()
     broken = [line for line in lines if "broken.evtx" in line]
     assert len(broken) == 1 and broken[0].startswith("error: ")

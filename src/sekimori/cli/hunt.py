@@ -178,8 +178,10 @@ def _detail(finding: Finding) -> str:
     evidence = finding.evidence
     fields = evidence.get("fields")
     matched = fields if isinstance(fields, dict) else evidence
+    context = evidence.get("context")
+    around = context if isinstance(context, dict) else {}
     for key in DETAIL_KEYS:
-        value = matched.get(key) or evidence.get(key)
+        value = matched.get(key) or around.get(key) or evidence.get(key)
         if value:
             return str(value)
     if finding.observables:

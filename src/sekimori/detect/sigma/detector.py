@@ -133,9 +133,26 @@ def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
     return tuple(found)
 
 
+def _context(row: Mapping[str, Any], matched: Mapping[str, Any]) -> dict[str, str]:
+    """The fields an analyst reads first (command lines, paths), beside the matched ones."""
+    fields = matched.get("fields")
+    seen = fields if isinstance(fields, Mapping) else {}
+    context: dict[str, str] = {}
+    for name in CONTEXT_FIELDS:
+        value = row.get(f"winlog.event_data.{name}")
+        if value is None or value == "" or name in seen:
+            continue
+        text = str(value)
+        context[name] = text if len(text) <= MAX_CONTEXT else text[:MAX_CONTEXT] + "…"
+    return context
+
+
 def _finding(
     meta: RuleMeta, row: Mapping[str, Any], evidence: Mapping[str, Any], dataset: str
 ) -> Finding:
+    context = _context(row, evidence)
+    if context:
+        evidence = {**evidence, "context": context}
     return Finding(
         timestamp=_timestamp(row),
         host_name=str(row.get(HOST_NAME) or row.get("winlog.computer_name") or "unknown"),
@@ -156,6 +173,26 @@ def _finding(
         event_id=str(row[EVENT_ID]) if row.get(EVENT_ID) is not None else None,
         dataset=dataset,
     )
+
+
+# Shown beside the matched fields so that a finding reads without the raw event
+# (as Hayabusa's "Details" column); long values (script blocks) are cut.
+CONTEXT_FIELDS = (
+    "CommandLine",
+    "ParentCommandLine",
+    "Image",
+    "ParentImage",
+    "TargetFilename",
+    "TargetObject",
+    "Details",
+    "ImageLoaded",
+    "ServiceName",
+    "ImagePath",
+    "ScriptBlockText",
+    "TargetUserName",
+    "IpAddress",
+)
+MAX_CONTEXT = 2048
 
 
 class SigmaDetector(Detector):
