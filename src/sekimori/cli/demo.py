@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from sekimori.cli.console import table_console
 from sekimori.cli.serve import console_url, run_console
 from sekimori.errors import SekimoriError
 from sekimori.model import Incident
@@ -106,7 +106,7 @@ def demo(
     Writes the day's mail, Windows events and Zeek logs (all inert), hunts them,
     keeps the incidents in the store and opens the console.
     """
-    console = Console()
+    console = table_console()
     from sekimori.store.location import data_dir
 
     target = export or out or data_dir() / "demo"

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
 from sekimori.model import Finding, Incident, Severity, iso
 from sekimori.pipeline import HuntOptions, HuntResult, run_hunt, total_size
@@ -140,8 +141,7 @@ def hunt(
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        # Piped into a file or pager, rich would wrap at 80 columns: give it room.
-        out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+        out = table_console()
         _print_findings(out, findings, limit)
         _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
     _print_summary(err, result, verbose)

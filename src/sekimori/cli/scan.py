@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
 from sekimori.mail.intel import apply_intel
 from sekimori.mail.result import ScanResult, Verdict
@@ -137,7 +138,7 @@ def scan(
     """Scan mail and documents for Emotet-style threats: a verdict and its reasons for each."""
     quiet_parsers()
     options: dict[str, Any] = {"internal_domains": tuple(internal_domain or ())}
-    console = Console(stderr=False)
+    console = table_console()
     collected: list[ScanResult] = []
     try:
         index = load_intel(intel or [], intel_store)
