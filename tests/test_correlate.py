@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -45,7 +46,7 @@ def test_findings_of_one_host_become_one_incident() -> None:
 
 def test_tenants_never_share_an_incident() -> None:
     a = f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION)
-    b = Finding(**{**{s: getattr(a, s) for s in a.__slots__}, "tenant": "acme"})  # type: ignore[arg-type]
+    b = replace(a, tenant="acme")
     result = correlate([a, b])
     assert len(result.incidents) == 2
 
@@ -106,7 +107,7 @@ def test_a_lure_joins_the_incident_of_its_recipients_workstation() -> None:
         stage=Stage.DELIVERY,
         dataset="email",
     )
-    unknown = Finding(**{**{s: getattr(lure, s) for s in lure.__slots__}, "user_name": "x@y.z"})  # type: ignore[arg-type]
+    unknown = replace(lure, user_name="x@y.z")
     macro = f("WS-07.corp.sekimori-demo.example", "macro", Severity.HIGH, Stage.EXECUTION, 3)
     result = correlate([lure, unknown, macro], directory)
     hosts = {i.host_name: i for i in result.incidents}

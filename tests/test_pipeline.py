@@ -71,7 +71,7 @@ def test_missing_and_unknown_files_are_reported_and_the_rest_processed(
     assert errors["absent"] == "no such file or folder"
     assert errors["notes.bin"] == "not a recognized log, event or mail format"
     assert "a note" in result.notes
-    assert result.findings == []
+    assert list(result.findings) == []
 
 
 def test_runner_captures_a_broken_detector() -> None:

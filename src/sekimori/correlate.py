@@ -16,11 +16,12 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sekimori.hosts import HostDirectory, is_ip
-from sekimori.model import Finding, Incident, Severity, Stage, iso, unique
+from sekimori.model import Finding, Incident, Observable, Severity, Stage, iso
 
 SEVERITY_WEIGHT: dict[Severity, float] = {
     Severity.INFORMATIONAL: 0.0,
@@ -37,6 +38,7 @@ MAX_SUMMARY_RULES = 5
 SECOND_STAGE_WINDOW = timedelta(hours=1)
 LOADER_RULES = ("download.",)
 FIRST_STAGES = (Stage.DELIVERY, Stage.EXECUTION)
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,50 +54,149 @@ def incident_id(tenant: str, host_key: str) -> str:
     return hashlib.sha256(f"{tenant}\x1f{host_key}".encode()).hexdigest()[:24]
 
 
+@dataclass(slots=True)
+class HostFindings:
+    """What the incident of one tenant + machine needs to know of its findings.
+
+    Fed one finding at a time, in any order, it keeps aggregates rather than
+    the findings, so that a hunt's memory grows with its hosts and rules, not
+    with its findings. Ties go to the earliest finding, as if the findings had
+    been sorted by time.
+    """
+
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    per_rule: Counter[tuple[str, str]] = field(default_factory=Counter)
+    worst_of_rule: dict[tuple[str, str], Severity] = field(default_factory=dict)
+    stages: set[Stage] = field(default_factory=set)
+    top: Severity = Severity.INFORMATIONAL
+    worst_of_stage: dict[Stage | None, tuple[int, datetime, int, str]] = field(default_factory=dict)
+    # value -> (first time, arrival): ordered like the findings at the end.
+    tactics: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    techniques: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    rule_names: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    host_ips: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    observables: dict[Observable, tuple[datetime, int]] = field(default_factory=dict)
+    finding_ids: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    # (length, -time, -arrival, name): the longest name, the earliest on a tie.
+    best_name: tuple[int, datetime, int, str] | None = None
+
+    def add(self, f: Finding, name_is_machine: bool) -> None:
+        """Take one finding in; ``name_is_machine`` when its host name names this machine."""
+        n = self.count
+        self.count += 1
+        ts = f.timestamp
+        at = (ts, n)
+        self.first_seen = ts if self.first_seen is None else min(self.first_seen, ts)
+        self.last_seen = ts if self.last_seen is None else max(self.last_seen, ts)
+        key = (f.ruleset, f.rule_id)
+        self.per_rule[key] += 1
+        if key not in self.worst_of_rule or f.severity.rank > self.worst_of_rule[key].rank:
+            self.worst_of_rule[key] = f.severity
+        if f.severity.rank > self.top.rank:
+            self.top = f.severity
+        stage = f.kill_chain_stage
+        if stage is not None and f.severity.rank >= Severity.LOW.rank:
+            self.stages.add(stage)
+        mark = (f.severity.rank, ts, n, f.rule_name)
+        held = self.worst_of_stage.get(stage)
+        if held is None or (mark[0], _earlier(mark)) > (held[0], _earlier(held)):
+            self.worst_of_stage[stage] = mark
+        for value in f.tactics:
+            _first(self.tactics, value, at)
+        for value in f.techniques:
+            _first(self.techniques, value, at)
+        if f.rule_name:
+            _first(self.rule_names, f.rule_name, at)
+        for ip in (f.host_ip, f.host_name if is_ip(f.host_name) else None):
+            if ip:
+                _first(self.host_ips, ip, at)
+        for obs in f.observables:
+            _first(self.observables, obs, at)
+        _first(self.finding_ids, f.id, at)
+        if name_is_machine:
+            name = (len(f.host_name), ts, n, f.host_name)
+            if self.best_name is None or (name[0], _earlier(name)) > (
+                self.best_name[0],
+                _earlier(self.best_name),
+            ):
+                self.best_name = name
+
+    @property
+    def all_stages(self) -> tuple[Stage, ...]:
+        """Every kill-chain stage seen, in kill-chain order (any severity)."""
+        return tuple(sorted((s for s in self.worst_of_stage if s is not None), key=_rank))
+
+    def score(self) -> float:
+        """Kill-chain score (see the module docstring)."""
+        total = sum(
+            SEVERITY_WEIGHT[self.worst_of_rule[key]] * (1.0 + math.log2(count) / 4.0)
+            for key, count in self.per_rule.items()
+        )
+        if len(self.stages) >= 2:
+            total += STAGE_BONUS * len(self.stages)
+        return total
+
+    def severity(self) -> Severity:
+        """Highest finding severity, one level up for a chain of three stages or more."""
+        if len(self.stages) >= 3 and self.top.rank >= Severity.HIGH.rank:
+            return list(Severity)[min(self.top.rank + 1, Severity.CRITICAL.rank)]
+        return self.top
+
+    def summary(self, host: str) -> str:
+        """One line an analyst reads first: the chain, the counts, the worst rule of each stage."""
+        stages = self.all_stages
+        chain = " → ".join(s.value.replace("_", " ") for s in stages) or "no kill-chain stage"
+        order: list[Stage | None] = [*stages, None]
+        top = [self.worst_of_stage[s][3].rstrip(". ") for s in order if s in self.worst_of_stage][
+            :MAX_SUMMARY_RULES
+        ]
+        return (
+            f"{host}: {chain}; {self.count} finding(s) from {len(self.per_rule)} rule(s); "
+            f"worst per stage: {'; '.join(top)}"
+        )
+
+
+def _earlier(mark: tuple[int, datetime, int, str]) -> tuple[float, int]:
+    # Larger is better in the comparisons above: an earlier finding is "larger".
+    return (-mark[1].timestamp(), -mark[2])
+
+
+def _rank(stage: Stage) -> int:
+    return stage.rank
+
+
+def _first(seen: dict[_K, tuple[datetime, int]], value: _K, at: tuple[datetime, int]) -> None:
+    held = seen.get(value)
+    if held is None or at < held:
+        seen[value] = at
+
+
+def _ordered(seen: dict[_K, tuple[datetime, int]]) -> tuple[_K, ...]:
+    return tuple(sorted(seen, key=seen.__getitem__))
+
+
+def _of(findings: Iterable[Finding]) -> HostFindings:
+    acc = HostFindings()
+    for f in findings:
+        acc.add(f, name_is_machine=False)
+    return acc
+
+
 def score(findings: list[Finding]) -> float:
     """Kill-chain score of one host's findings (see the module docstring)."""
-    per_rule: Counter[tuple[str, str]] = Counter((f.ruleset, f.rule_id) for f in findings)
-    worst: dict[tuple[str, str], Severity] = {}
-    for f in findings:
-        key = (f.ruleset, f.rule_id)
-        if key not in worst or f.severity.rank > worst[key].rank:
-            worst[key] = f.severity
-    total = sum(
-        SEVERITY_WEIGHT[worst[key]] * (1.0 + math.log2(count) / 4.0)
-        for key, count in per_rule.items()
-    )
-    stages = {f.kill_chain_stage for f in findings if f.severity.rank >= Severity.LOW.rank}
-    stages.discard(None)
-    if len(stages) >= 2:
-        total += STAGE_BONUS * len(stages)
-    return total
+    return _of(findings).score()
 
 
 def severity_of(findings: list[Finding]) -> Severity:
     """Highest finding severity, one level up for a chain of three stages or more."""
-    top = max(findings, key=lambda f: f.severity.rank).severity
-    stages = {f.kill_chain_stage for f in findings if f.severity.rank >= Severity.LOW.rank}
-    stages.discard(None)
-    if len(stages) >= 3 and top.rank >= Severity.HIGH.rank:
-        return list(Severity)[min(top.rank + 1, Severity.CRITICAL.rank)]
-    return top
+    return _of(findings).severity()
 
 
-def summarize(host: str, findings: list[Finding], stages: tuple[Stage, ...]) -> str:
+def summarize(host: str, findings: list[Finding]) -> str:
     """One line an analyst reads first: the chain, the counts, the worst rule of each stage."""
-    rules = {(f.ruleset, f.rule_id) for f in findings}
-    chain = " → ".join(s.value.replace("_", " ") for s in stages) or "no kill-chain stage"
-    worst: dict[Stage | None, Finding] = {}
-    for f in findings:  # oldest first: the earliest of the worst findings wins a tie
-        stage = f.kill_chain_stage
-        if stage not in worst or f.severity.rank > worst[stage].severity.rank:
-            worst[stage] = f
-    order = [*stages, None]
-    top = [worst[s].rule_name.rstrip(". ") for s in order if s in worst][:MAX_SUMMARY_RULES]
-    return (
-        f"{host}: {chain}; {len(findings)} finding(s) from {len(rules)} rule(s); "
-        f"worst per stage: {'; '.join(top)}"
-    )
+    return _of(findings).summary(host)
 
 
 def machine_key(finding: Finding, directory: HostDirectory) -> str:
@@ -122,90 +223,98 @@ def escalate_second_stage(
     is the loader. Such a download is raised one level (never above high) and
     its evidence names the finding it followed. Pure: returns new findings.
     """
+    raised = raise_loaders(findings, findings, directory)
+    return [raised.get(f.id, f) for f in findings]
+
+
+def is_loader_candidate(finding: Finding) -> bool:
+    """A download finding that ``raise_loaders`` may raise."""
+    return finding.rule_id.startswith(LOADER_RULES) and finding.severity.rank < Severity.HIGH.rank
+
+
+def raise_loaders(
+    loaders: Iterable[Finding],
+    first_stage: Iterable[Finding],
+    directory: HostDirectory | None = None,
+) -> dict[str, Finding]:
+    """The loader downloads to raise (see ``escalate_second_stage``): old id → raised finding.
+
+    ``first_stage`` is read once and only the time and rule of the lures and
+    macros on the loaders' machines are kept, so it may be every finding of
+    a long hunt.
+    """
     directory = directory or HostDirectory()
-    first: dict[tuple[str, str], list[Finding]] = {}
-    for f in findings:
-        if f.kill_chain_stage in FIRST_STAGES and f.severity.rank >= Severity.MEDIUM.rank:
-            first.setdefault((f.tenant, machine_key(f, directory)), []).append(f)
-    out: list[Finding] = []
-    for f in findings:
-        if f.rule_id.startswith(LOADER_RULES) and f.severity.rank < Severity.HIGH.rank:
-            before = [
-                p
-                for p in first.get((f.tenant, machine_key(f, directory)), [])
-                if f.timestamp - SECOND_STAGE_WINDOW <= p.timestamp <= f.timestamp
-            ]
-            if before:
-                cause = max(before, key=lambda p: p.timestamp)
-                f = replace(
-                    f,
-                    severity=list(Severity)[f.severity.rank + 1],
-                    evidence={
-                        **f.evidence,
-                        "follows": {"rule": cause.rule_name, "@timestamp": iso(cause.timestamp)},
-                    },
-                )
-        out.append(f)
-    return out
+    candidates = [f for f in loaders if is_loader_candidate(f)]
+    if not candidates:
+        return {}
+    machines = {(f.tenant, machine_key(f, directory)) for f in candidates}
+    first: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for p in first_stage:
+        if p.kill_chain_stage in FIRST_STAGES and p.severity.rank >= Severity.MEDIUM.rank:
+            key = (p.tenant, machine_key(p, directory))
+            if key in machines:
+                first.setdefault(key, []).append((p.timestamp, p.rule_name))
+    raised: dict[str, Finding] = {}
+    for f in candidates:
+        before = [
+            p
+            for p in first.get((f.tenant, machine_key(f, directory)), [])
+            if f.timestamp - SECOND_STAGE_WINDOW <= p[0] <= f.timestamp
+        ]
+        if before:
+            when, rule = max(before, key=lambda p: p[0])
+            raised[f.id] = replace(
+                f,
+                severity=list(Severity)[f.severity.rank + 1],
+                evidence={**f.evidence, "follows": {"rule": rule, "@timestamp": iso(when)}},
+            )
+    return raised
 
 
 def correlate(findings: Iterable[Finding], directory: HostDirectory | None = None) -> Correlated:
     """Group findings per tenant + machine into incidents, worst first.
 
     ``directory`` folds findings that name a machine by IP address into the
-    incident of the machine that address belongs to.
+    incident of the machine that address belongs to. ``findings`` is read
+    once, in any order; only per-host aggregates are kept.
     """
     directory = directory or HostDirectory()
-    groups: dict[tuple[str, str], list[Finding]] = {}
+    groups: dict[tuple[str, str], HostFindings] = {}
     for f in findings:
-        groups.setdefault((f.tenant, machine_key(f, directory)), []).append(f)
+        key = machine_key(f, directory)
+        acc = groups.get((f.tenant, key))
+        if acc is None:
+            acc = groups[(f.tenant, key)] = HostFindings()
+        names_machine = not is_ip(f.host_name) and directory.canonical(f.host_name) == key
+        acc.add(f, names_machine)
 
     incidents: list[Incident] = []
     incident_of: dict[str, str] = {}
-    for (tenant, key), members in groups.items():
-        members.sort(key=lambda f: f.timestamp)
-        names = [
-            f.host_name
-            for f in members
-            if not is_ip(f.host_name) and directory.canonical(f.host_name) == key
-        ]
-        host = max(names, key=len) if names else directory.display(key)
-        stages = tuple(
-            sorted(
-                {s for f in members if (s := f.kill_chain_stage) is not None},
-                key=lambda s: s.rank,
-            )
-        )
+    for (tenant, key), acc in groups.items():
+        host = acc.best_name[3] if acc.best_name is not None else directory.display(key)
         ident = incident_id(tenant, key)
-        ids = unique(f.id for f in members)
+        ids = _ordered(acc.finding_ids)
         for fid in ids:
             incident_of[fid] = ident
-        observables = tuple(dict.fromkeys(o for f in members for o in f.observables))[
-            :MAX_OBSERVABLES
-        ]
+        assert acc.first_seen is not None and acc.last_seen is not None
         incidents.append(
             Incident(
                 id=ident,
                 tenant=tenant,
                 host_name=host,
-                severity=severity_of(members),
-                score=score(members),
-                first_seen=members[0].timestamp,
-                last_seen=members[-1].timestamp,
-                tactics=unique(t for f in members for t in f.tactics),
-                techniques=unique(t for f in members for t in f.techniques),
-                stages=stages,
-                finding_count=len(members),
-                summary=summarize(host, members, stages),
+                severity=acc.severity(),
+                score=acc.score(),
+                first_seen=acc.first_seen,
+                last_seen=acc.last_seen,
+                tactics=_ordered(acc.tactics),
+                techniques=_ordered(acc.techniques),
+                stages=acc.all_stages,
+                finding_count=acc.count,
+                summary=acc.summary(host),
                 finding_ids=ids,
-                rules=unique(f.rule_name for f in members),
-                host_ips=unique(
-                    ip
-                    for f in members
-                    for ip in (f.host_ip, f.host_name if is_ip(f.host_name) else None)
-                    if ip
-                ),
-                observables=observables,
+                rules=_ordered(acc.rule_names),
+                host_ips=_ordered(acc.host_ips),
+                observables=_ordered(acc.observables)[:MAX_OBSERVABLES],
             )
         )
     incidents.sort(key=lambda i: (-i.severity.rank, -i.score, i.host_name))

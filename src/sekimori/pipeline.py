@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sekimori.config import SiteConfig, load_site
-from sekimori.correlate import correlate, escalate_second_stage
+from sekimori.correlate import FIRST_STAGES, correlate, raise_loaders
 from sekimori.detect.base import Detector
 from sekimori.detect.ioc import match_observables
 from sekimori.detect.mail import MailDetector
@@ -20,9 +20,10 @@ from sekimori.detect.network import detectors_for_index, load_index
 from sekimori.detect.runner import DetectorRun, run_all
 from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.errors import SourceError
+from sekimori.findinglog import FindingLog
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
-from sekimori.model import DEFAULT_TENANT, Finding, Incident
+from sekimori.model import DEFAULT_TENANT, Incident, Severity
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
@@ -47,7 +48,8 @@ class HuntOptions:
 class HuntResult:
     """Everything a hunt found and everything it could not read."""
 
-    findings: list[Finding] = field(default_factory=list)
+    # On disk, in time order (``findinglog.py``): iterate, or ``len()``.
+    findings: FindingLog = field(default_factory=FindingLog)
     incidents: list[Incident] = field(default_factory=list)
     incident_of: dict[str, str] = field(default_factory=dict)
     reports: list[ReadReport] = field(default_factory=list)
@@ -147,7 +149,7 @@ def run_hunt(
     result.detector_runs = runs
     directory = HostDirectory()
     ctx = ReadContext(tenant=options.tenant, batch_size=options.batch_size)
-    found: dict[str, Finding] = {}
+    log = result.findings
 
     for item in files_of(paths):
         if isinstance(item, ReadReport):
@@ -158,8 +160,7 @@ def run_hunt(
         for file_batch in read_file(path, ctx):
             report = file_batch.report
             directory.learn_batch(file_batch.batch)
-            for finding in run_all(runs, file_batch.batch):
-                found.setdefault(finding.id, finding)
+            log.extend(run_all(runs, file_batch.batch))
         if report is not None:
             if report.error == UNRECOGNIZED and not named:
                 report.error, report.passed_over = None, True
@@ -168,28 +169,36 @@ def run_hunt(
             progress(_size(path))
 
     for run in runs:
-        for finding in run.finish():
-            found.setdefault(finding.id, finding)
+        log.extend(run.finish())
         result.notes.extend(run.errors)
 
     # A URL decoded from a macro is the same indicator as in http.log. Network
     # events were matched as they were read; what is left is what the endpoint
     # and mail detectors decoded.
     if len(setup.index):
-        decoded = [f for f in found.values() if f.dataset in OBSERVABLE_DATASETS]
         known = {
             (f.host_name, o.value)
-            for f in found.values()
-            if f.ruleset == INTEL
+            for f in log.where("ruleset = ?", INTEL)
             for o in f.observables
         }
-        for finding in match_observables(decoded, setup.index):
-            if not any((finding.host_name, o.value) in known for o in finding.observables):
-                found.setdefault(finding.id, finding)
+        datasets = sorted(OBSERVABLE_DATASETS)
+        decoded = log.where(f"dataset IN ({', '.join('?' * len(datasets))})", *datasets)
+        log.extend(
+            finding
+            for finding in match_observables(decoded, setup.index)
+            if not any((finding.host_name, o.value) in known for o in finding.observables)
+        )
 
-    ordered = sorted(found.values(), key=lambda f: (f.timestamp, f.host_name, f.rule_id))
-    result.findings = escalate_second_stage(ordered, directory)
-    correlated = correlate(result.findings, directory)
+    loaders = list(log.where("rule LIKE ? AND severity < ?", "download.%", Severity.HIGH.rank))
+    if loaders:
+        first = log.where(
+            "stage IN (?, ?) AND severity >= ?",
+            *(s.value for s in FIRST_STAGES),
+            Severity.MEDIUM.rank,
+        )
+        for old_id, raised in raise_loaders(loaders, first, directory).items():
+            log.replace(old_id, raised)
+    correlated = correlate(log, directory)
     result.incidents = correlated.incidents
     result.incident_of = correlated.incident_of
     return result

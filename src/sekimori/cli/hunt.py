@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -131,18 +132,17 @@ def hunt(
         err.print(f"[red]error:[/red] {exc}", markup=True)
         raise typer.Exit(2) from exc
 
-    findings = [f for f in result.findings if f.severity.rank >= floor.rank]
     if as_json:
         rows = (
             (i.to_json() for i in result.incidents if i.severity.rank >= floor.rank)
             if incidents
-            else (_with_incident(f, result) for f in findings)
+            else _finding_documents(result, floor)
         )
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         out = table_console()
-        _print_findings(out, findings, limit)
+        _print_findings(out, result, floor, limit)
         _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
     _print_summary(err, result, verbose)
     if result.reports and all(r.error for r in result.reports):
@@ -165,12 +165,15 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
         return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
 
 
-def _with_incident(finding: Finding, result: HuntResult) -> dict[str, object]:
-    doc = finding.to_json()
-    incident = result.incident_of.get(finding.id)
-    if incident:
-        doc["incident"] = {"id": incident}
-    return doc
+def _finding_documents(result: HuntResult, floor: Severity) -> Iterator[dict[str, Any]]:
+    """The findings at or above ``floor`` in their contract form, with their incident."""
+    for doc in result.findings.documents():
+        if Severity(doc["severity"]).rank < floor.rank:
+            continue
+        incident = result.incident_of.get(doc["finding"]["id"])
+        if incident:
+            doc["incident"] = {"id": incident}
+        yield doc
 
 
 def _detail(finding: Finding) -> str:
@@ -190,14 +193,21 @@ def _detail(finding: Finding) -> str:
     return " ".join(f"{k}={v}" for k, v in pairs)
 
 
-def _print_findings(out: Console, findings: list[Finding], limit: int) -> None:
-    if not findings:
+def _print_findings(out: Console, result: HuntResult, floor: Severity, limit: int) -> None:
+    findings: list[Finding] = []
+    total = 0
+    for f in result.findings:
+        if f.severity.rank >= floor.rank:
+            total += 1
+            if len(findings) < limit:
+                findings.append(f)
+    if not total:
         out.print("No findings.")
         return
-    table = Table(title=f"Findings ({len(findings)})", title_justify="left", expand=False)
+    table = Table(title=f"Findings ({total})", title_justify="left", expand=False)
     for column in ("time (UTC)", "host", "severity", "rule", "detail"):
         table.add_column(column, overflow="fold")
-    for f in findings[:limit]:
+    for f in findings:
         table.add_row(
             iso(f.timestamp)[:19].replace("T", " "),
             f.host_name,
@@ -206,8 +216,8 @@ def _print_findings(out: Console, findings: list[Finding], limit: int) -> None:
             _detail(f)[:160],
         )
     out.print(table)
-    if len(findings) > limit:
-        out.print(f"… {len(findings) - limit} more findings; use --json or --limit to see them.")
+    if total > limit:
+        out.print(f"… {total - limit} more findings; use --json or --limit to see them.")
 
 
 def _print_incidents(out: Console, incidents: list[Incident]) -> None:

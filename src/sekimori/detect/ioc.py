@@ -19,6 +19,7 @@ for indicators of confidence below 50.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -293,7 +294,7 @@ class IntelDetector(Detector):
         )
 
 
-def match_observables(findings: list[Finding], index: IntelIndex) -> list[Finding]:
+def match_observables(findings: Iterable[Finding], index: IntelIndex) -> list[Finding]:
     """Intel findings for the observables of other findings (a URL decoded from a macro …).
 
     Mail and endpoint detectors name URLs, domains, IPs and hashes as
@@ -334,7 +335,11 @@ def match_observables(findings: list[Finding], index: IntelIndex) -> list[Findin
                         severity=severity,
                         tactics=("command-and-control",),
                         techniques=("T1105",) if kind in ("url", "hash") else ("T1071",),
-                        stage=finding.stage or Stage.COMMAND_AND_CONTROL,
+                        # A URL in the lure is part of the delivery; one a macro or
+                        # a process fetched is the C&C or the loader's server.
+                        stage=Stage.DELIVERY
+                        if finding.kill_chain_stage is Stage.DELIVERY
+                        else Stage.COMMAND_AND_CONTROL,
                         host_ip=finding.host_ip,
                         observables=(observable,),
                         confidence=(indicator.confidence / 100)

@@ -1,0 +1,144 @@
+"""The findings of a hunt, kept on disk so that memory does not grow with them.
+
+A hunt over a month of logs can produce hundreds of thousands of findings;
+correlation only needs per-host aggregates (``correlate.HostFindings``), and
+the output is written one finding at a time. So the findings go to a
+temporary SQLite file as they are found (deduplicated by ``finding.id``) and
+are read back in time order, one at a time, as often as needed. The file is
+removed when the log is closed or garbage-collected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sekimori.model import Finding
+
+_SCHEMA = """
+CREATE TABLE findings (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    ruleset TEXT NOT NULL,
+    dataset TEXT,
+    stage TEXT,
+    severity INTEGER NOT NULL,
+    doc TEXT NOT NULL
+)
+"""
+_ORDER = "ORDER BY ts, host, rule, seq"
+
+
+def _micros(finding: Finding) -> int:
+    # Integer microseconds sort correctly where ISO text with and without
+    # fractions would not ("…:00.5Z" < "…:00Z").
+    ts = finding.timestamp
+    return int(ts.timestamp()) * 1_000_000 + ts.microsecond
+
+
+def _close(db: sqlite3.Connection, path: Path) -> None:
+    db.close()
+    path.unlink(missing_ok=True)
+
+
+class FindingLog:
+    """Findings on disk: ``extend`` while hunting, iterate (in time order) after.
+
+    Iterating yields ``Finding`` objects ordered by time, host and rule;
+    ``documents()`` yields their contract form (``Finding.to_json``) without
+    rebuilding the objects. A finding whose id is already in the log is
+    ignored, as the hunt's detectors may report the same detection twice.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        fd, name = tempfile.mkstemp(prefix="sekimori-findings-", suffix=".db", dir=directory)
+        os.close(fd)
+        self.path = Path(name)
+        self._db = sqlite3.connect(name, check_same_thread=False)
+        # A scratch file: nothing to recover after a crash, so no journal.
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-16000")
+        self._db.execute(_SCHEMA)
+        self._count = 0
+        self._seq = 0
+        self._finalizer = weakref.finalize(self, _close, self._db, self.path)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        """Add findings; the ones already in the log (same id) are ignored."""
+        rows = []
+        for f in findings:
+            stage = f.kill_chain_stage
+            self._seq += 1
+            rows.append(
+                (
+                    f.id,
+                    self._seq,
+                    _micros(f),
+                    f.host_name,
+                    f.rule_id,
+                    f.ruleset,
+                    f.dataset,
+                    stage.value if stage else None,
+                    f.severity.rank,
+                    # ASCII: a lone surrogate from a hostile event stays escaped.
+                    json.dumps(f.to_json()),
+                )
+            )
+        if rows:
+            with self._db:
+                cursor = self._db.executemany(
+                    "INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+            self._count += cursor.rowcount
+
+    def replace(self, old_id: str, new: Finding) -> None:
+        """Put ``new`` in the place of the finding ``old_id`` (its id may differ)."""
+        with self._db:
+            self._db.execute("DELETE FROM findings WHERE id = ?", (old_id,))
+        self._count -= 1
+        self.extend([new])
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Finding]:
+        for doc in self.documents():
+            yield Finding.from_json(doc)
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """Every finding in its contract form, in time order."""
+        for (text,) in self._db.execute(f"SELECT doc FROM findings {_ORDER}"):
+            yield json.loads(text)
+
+    def where(self, condition: str, *params: object) -> Iterator[Finding]:
+        """The findings matching an SQL ``condition`` on the columns of the log, in time order.
+
+        Columns: ``rule`` (rule id), ``ruleset``, ``dataset``, ``stage`` (kill-chain stage value),
+        ``severity`` (rank), ``host``, ``ts`` (microseconds since the epoch).
+        """
+        query = f"SELECT doc FROM findings WHERE {condition} {_ORDER}"
+        for (text,) in self._db.execute(query, params):
+            yield Finding.from_json(json.loads(text))
+
+    def close(self) -> None:
+        """Remove the file now (it is removed anyway when the log is collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> FindingLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["FindingLog"]

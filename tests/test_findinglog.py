@@ -1,0 +1,81 @@
+"""The hunt's on-disk finding log: order, deduplication, replacement, cleanup."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sekimori.findinglog import FindingLog
+from sekimori.model import Finding, Observable, Severity, Stage
+
+
+def finding(second: float, host: str = "WS-07", rule: str = "r1", **kw: object) -> Finding:
+    ts = datetime(2026, 11, 25, 9, 0, 0, tzinfo=UTC).timestamp() + second
+    fields: dict[str, object] = {"severity": Severity.MEDIUM, **kw}
+    return Finding(
+        timestamp=datetime.fromtimestamp(ts, UTC),
+        host_name=host,
+        rule_id=rule,
+        rule_name=f"rule {rule}",
+        ruleset="sigma",
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_findings_come_back_in_time_order_with_fractions_of_a_second() -> None:
+    with FindingLog() as log:
+        late, early, fraction = finding(1), finding(0), finding(0.5)
+        log.extend([late, fraction, early])
+        assert [f.id for f in log] == [early.id, fraction.id, late.id]
+
+
+def test_the_same_detection_is_kept_once() -> None:
+    with FindingLog() as log:
+        one = finding(0)
+        log.extend([one, one])
+        log.extend([one])
+        assert len(log) == 1
+        assert [f.id for f in log] == [one.id]
+
+
+def test_findings_read_back_as_they_were_written() -> None:
+    original = finding(
+        3,
+        tactics=("execution",),
+        techniques=("T1059.001",),
+        stage=Stage.EXECUTION,
+        user_name="tanaka",
+        observables=(Observable("url", "http://203.0.113.15/a"),),
+        # A hostile event can carry a lone surrogate; it must survive the disk.
+        evidence={"fields": {"CommandLine": "powershell -enc \udcff"}, "n": 3},
+        event_id="42",
+        dataset="windows",
+    )
+    with FindingLog() as log:
+        log.extend([original])
+        (back,) = list(log)
+        assert back.id == original.id
+        assert back.to_json() == original.to_json()
+        (doc,) = list(log.documents())
+        assert doc == original.to_json()
+
+
+def test_a_finding_can_be_replaced_and_queried() -> None:
+    with FindingLog() as log:
+        download = finding(10, rule="download.exe", severity=Severity.LOW)
+        macro = finding(0, rule="macro", stage=Stage.EXECUTION)
+        log.extend([download, macro])
+        raised = replace(download, severity=Severity.MEDIUM, evidence={"follows": "macro"})
+        log.replace(download.id, raised)
+        assert len(log) == 2
+        assert [f.id for f in log] == [macro.id, raised.id]
+        assert [f.rule_id for f in log.where("rule LIKE ?", "download.%")] == ["download.exe"]
+        assert [f.rule_id for f in log.where("stage = ?", "execution")] == ["macro"]
+
+
+def test_the_file_is_removed_when_closed() -> None:
+    log = FindingLog()
+    log.extend([finding(0)])
+    assert log.path.exists()
+    log.close()
+    assert not log.path.exists()
