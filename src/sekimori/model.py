@@ -199,6 +199,11 @@ class Finding:
     dataset: str | None = None
     description: str | None = None
     confidence: float | None = None
+    # The id, computed once: it hashes the evidence, and every consumer asks for it.
+    _id: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_id", self._digest())
 
     @property
     def kill_chain_stage(self) -> Stage | None:
@@ -211,6 +216,9 @@ class Finding:
     @property
     def id(self) -> str:
         """Idempotent id: the same detection of the same event gets the same id."""
+        return self._id
+
+    def _digest(self) -> str:
         key = "\x1f".join(
             (
                 self.tenant,

@@ -11,6 +11,7 @@ the finding's observables.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,13 @@ def _timestamp(row: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(0, UTC)
 
 
+@lru_cache(maxsize=8192)
+def _text_observables(text: str) -> tuple[Observable, ...]:
+    # One event matched by several rules, and the same command line run again
+    # and again, are decoded once.
+    return tuple(analyze(text).observables)
+
+
 def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
     texts: list[str] = []
     for fname in _TEXT_FIELDS:
@@ -119,7 +127,7 @@ def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
                 break
     found: dict[Observable, None] = {}
     for text in texts:
-        for obs in analyze(text).observables:
+        for obs in _text_observables(text):
             found.setdefault(obs)
     for fname in _DOMAIN_FIELDS:
         value = row.get(f"winlog.event_data.{fname}")
