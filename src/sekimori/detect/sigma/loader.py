@@ -16,8 +16,8 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -28,10 +28,12 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaDetection, SigmaRule
+from sigma.types import SigmaTimestampPart
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
 from sekimori.detect.sigma.correlation import CompiledCorrelation, compile_correlation
+from sekimori.detect.sigma.prefilter import MIN_LITERAL
 from sekimori.errors import RuleError
 
 log = logging.getLogger(__name__)
@@ -228,20 +230,79 @@ def load_rules(
             continue
         if not rule._output:
             rule_c = _no_output(rule_c)
+        if rule_c.requirement is not None and _time_part_literal(
+            rule.detection.detections.values()
+        ):
+            # A year is not a literal of the field's text (epoch seconds, another offset).
+            rule_c = replace(rule_c, requirement=None)
         compiled[rule_c.key] = rule_c
         by_sigma_rule[id(rule)] = rule_c
         report.loaded += 1
     compiled_corr: list[CompiledCorrelation] = []
-    for corr in correlations:
+    nodes: dict[int, CompiledCorrelation] = {}
+    for corr in _inner_first(correlations, report):
         ruleset = _ruleset(corr.source.path if corr.source is not None else None, bundled_root)
         try:
-            compiled_corr.append(compile_correlation(corr, by_sigma_rule, ruleset))
+            compiled_c = compile_correlation(corr, by_sigma_rule, ruleset, nodes)
         except RuleError as exc:
             report.reject(_where(corr), exc.message)
             continue
+        nodes[id(corr)] = compiled_c.chain or compiled_c
+        # A correlation referenced by another one (without ``generate``) only feeds it.
+        if corr._output:
+            compiled_corr.append(compiled_c)
         report.loaded += 1
         report.correlations += 1
     return RuleSet(rules=tuple(compiled.values()), correlations=tuple(compiled_corr), report=report)
+
+
+def _inner_first(
+    correlations: Sequence[SigmaCorrelationRule], report: LoadReport
+) -> list[SigmaCorrelationRule]:
+    """Correlation rules ordered so that a referenced correlation comes before its users.
+
+    A correlation whose references loop back to itself is reported and left out.
+    """
+    known = {id(c) for c in correlations}
+    ordered: list[SigmaCorrelationRule] = []
+    done: set[int] = set()
+    looping: set[int] = set()
+
+    def visit(corr: SigmaCorrelationRule, path: tuple[int, ...]) -> bool:
+        if id(corr) in done:
+            return True
+        if id(corr) in path or id(corr) in looping:
+            return False
+        ok = True
+        for ref in corr.referenced_rules:
+            inner = ref.rule
+            if isinstance(inner, SigmaCorrelationRule) and id(inner) in known:
+                ok = visit(inner, (*path, id(corr))) and ok
+        if not ok:
+            looping.add(id(corr))
+            report.reject(_where(corr), "correlation chain refers back to itself")
+            return False
+        done.add(id(corr))
+        ordered.append(corr)
+        return True
+
+    for corr in correlations:
+        visit(corr, ())
+    return ordered
+
+
+def _time_part_literal(detections: Iterable[SigmaDetection]) -> bool:
+    """True when a timestamp-part value is long enough to be taken for a required literal."""
+    for detection in detections:
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                if _time_part_literal([item]):
+                    return True
+            elif any(
+                isinstance(v, SigmaTimestampPart) and len(str(v)) >= MIN_LITERAL for v in item.value
+            ):
+                return True
+    return False
 
 
 def _ruleset(path: Path | None, bundled_root: Path | None) -> str:

@@ -6,7 +6,8 @@ pySigma has already applied the value modifiers when a rule is parsed:
 the text, ``re`` gave a ``SigmaRegularExpression`` with its flags, ``cidr``
 a ``SigmaCIDRExpression``, ``gt``… a ``SigmaCompareExpression``, ``exists``
 a ``SigmaExists``, ``fieldref`` a ``SigmaFieldReference``, ``cased`` a
-``SigmaCasedString`` (Sigma specification v2, "Modifiers").
+``SigmaCasedString``, ``minute``… ``year`` a ``SigmaTimestampPart``
+(Sigma specification v2, "Modifiers").
 
 What is left is to turn each value into a vectorized test on the field's
 canonical column (``fields.column_name``), following the specification's
@@ -43,12 +44,15 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
     SigmaType,
     SpecialChars,
+    TimestampPart,
 )
 
 from sekimori.detect.sigma.fields import KEYWORD_COLUMN, column_name, lower_name
 from sekimori.errors import RuleError
+from sekimori.sources.frame import any_to_datetime
 
 KEYWORD_LOWER_COLUMN = KEYWORD_COLUMN + ".lc"
 
@@ -237,6 +241,30 @@ def _compare(col: pl.Expr, value: SigmaCompareExpression) -> pl.Expr:
     return ops[value.op]()
 
 
+# Timestamp-part modifiers: the part of the UTC time, as polars extracts it
+# (``day`` is the day of the month, ``week`` the ISO 8601 week number).
+_TIME_PARTS: Mapping[TimestampPart, Callable[[pl.Expr], pl.Expr]] = {
+    TimestampPart.MINUTE: lambda t: t.dt.minute(),
+    TimestampPart.HOUR: lambda t: t.dt.hour(),
+    TimestampPart.DAY: lambda t: t.dt.day(),
+    TimestampPart.WEEK: lambda t: t.dt.week(),
+    TimestampPart.MONTH: lambda t: t.dt.month(),
+    TimestampPart.YEAR: lambda t: t.dt.year(),
+}
+
+
+def timestamp_part(col: pl.Expr, value: SigmaTimestampPart) -> pl.Expr:
+    """Test of one part (``hour``, ``week`` …) of the time held by a field's text.
+
+    The canonical column is text: ISO 8601 (``T`` or space, any fraction,
+    ``Z``, an offset, `` UTC`` or none, taken as UTC, which covers Sysmon's
+    ``UtcTime`` and a datetime column cast to text) or seconds since the
+    epoch. A value that is no time matches nothing.
+    """
+    moment = any_to_datetime(col, pl.String())
+    return _TIME_PARTS[value.timestamp_part](moment) == value.number
+
+
 def _cidr(col_lower: pl.Expr, value: SigmaCIDRExpression) -> pl.Expr:
     network = value.network
     if network.version == 4:
@@ -341,6 +369,8 @@ class ValueCompiler:
             elif isinstance(value, SigmaBool):
                 lower_buckets.eq.append("true" if value.boolean else "false")
                 uses_lower = True
+            elif isinstance(value, SigmaTimestampPart):
+                exprs.append(timestamp_part(raw, value))
             elif isinstance(value, SigmaNumber):
                 lower_buckets.eq.append(str(value.number))
                 uses_lower = True
@@ -409,6 +439,10 @@ class ValueCompiler:
                     exprs.append(low.is_not_null())
                 else:
                     regexes.append(wildcard_regex(parts, "[^\n]"))
+            elif isinstance(value, SigmaTimestampPart):
+                raise RuleError(
+                    f"timestamp-part modifier {value.timestamp_part.name.lower()} needs a field"
+                )
             elif isinstance(value, SigmaNumber | SigmaBool):
                 texts.append(str(value).lower())
             elif isinstance(value, SigmaRegularExpression):
