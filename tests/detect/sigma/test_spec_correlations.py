@@ -357,3 +357,26 @@ def test_chain_compaction_keeps_the_result(tmp_path: Path) -> None:
     late = evaluate_correlation(corr, keep)
     assert len(early) == 3
     assert len(early) + len(late) == len(evaluate_correlation(corr, occurrences)) == 4
+
+
+def test_chain_of_a_chain(tmp_path: Path) -> None:
+    named = {**CHAIN, "name": "chain", "correlation": {**CHAIN["correlation"], "generate": True}}
+    outer = {
+        "title": "chained attack",
+        "id": "5e1f0000-0000-4000-8000-000000000209",
+        "correlation": {
+            "type": "event_count",
+            "rules": ["chain"],
+            "group-by": ["Computer"],
+            "timespan": "1d",
+            "condition": {"gte": 1},
+        },
+    }
+    detector, found = _run([FAILED, SERVICE, BURST, SERVICES, named, outer], CHAIN_EVENTS, tmp_path)
+    assert detector.load_report.rejected == []
+    outer_hits = [f for f in found if f.rule_id == outer["id"]]
+    assert [(f.host_name, len(f.evidence["events"])) for f in outer_hits] == [("FS01", 5)]
+    # ``generate`` of a rule says whether the rules it names report: the middle chain
+    # lets its event counts report, the outer rule keeps the middle chain quiet.
+    counts = Counter(f.rule_id for f in found)
+    assert counts == {BURST["id"]: 4, SERVICES["id"]: 3, outer["id"]: 1}
