@@ -232,3 +232,35 @@ def test_every_modifier_is_tested() -> None:
     used |= {"minute", "hour", "day", "week", "month", "year", "multiline", "dotall", "ignorecase"}
     used |= {"utf16", "utf16be"}
     assert set(sigma.modifiers.modifier_mapping) - used == set()
+
+
+@pytest.mark.parametrize(
+    ("modifiers", "value", "expected"),
+    [
+        ("hour|gte", 22, [0, 2]),
+        ("hour|lt", 22, [1]),
+        ("day|lte", 24, [1]),
+        ("year|gt", 2025, [0, 2]),
+        ("week|neq", 48, [1, 3]),
+    ],
+)
+def test_timestamp_part_compared(
+    modifiers: str, value: int, expected: list[int], tmp_path: Path
+) -> None:
+    events = [
+        {"UtcTime": "2026-11-25 22:07:03.671"},
+        {"UtcTime": "2025-10-24 21:08:00.000"},
+        {"UtcTime": "2026-11-25T23:00:00Z"},
+        {"UtcTime": "no time"},
+    ]
+    detection = {"sel": {f"UtcTime|{modifiers}": value}, "condition": "sel"}
+    assert _matches(detection, events, tmp_path) == expected
+
+
+def test_cased_fieldref_is_reported(tmp_path: Path) -> None:
+    detector = _detector(
+        {"sel": {"Image|cased|fieldref": "ParentImage"}, "condition": "sel"}, tmp_path
+    )
+    [(rule_id, why)] = detector.load_report.rejected
+    assert rule_id == "5e1f0000-0000-4000-8000-000000000001"
+    assert "cased with fieldref is not supported" in why

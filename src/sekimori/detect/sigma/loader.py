@@ -28,8 +28,9 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
+from sigma.modifiers import SigmaCaseSensitiveModifier
 from sigma.rule import SigmaDetection, SigmaRule
-from sigma.types import SigmaTimestampPart
+from sigma.types import SigmaExpansion, SigmaFieldReference, SigmaTimestampPart
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
 from sekimori.detect.sigma.correlation import CompiledCorrelation, compile_correlation
@@ -223,6 +224,13 @@ def load_rules(
             correlations.append(rule)
             continue
         ruleset = _ruleset(rule_path, bundled_root)
+        if _cased_fieldref(rule.detection.detections.values()):
+            report.reject(
+                where,
+                "cased with fieldref is not supported: pySigma keeps no case-sensitivity"
+                " on a field reference, so the fields would be compared ignoring case",
+            )
+            continue
         try:
             rule_c = compiler.compile(rule, key=f"r{len(compiled)}", ruleset=ruleset)
         except RuleError as exc:
@@ -300,6 +308,25 @@ def _time_part_literal(detections: Iterable[SigmaDetection]) -> bool:
                     return True
             elif any(
                 isinstance(v, SigmaTimestampPart) and len(str(v)) >= MIN_LITERAL for v in item.value
+            ):
+                return True
+    return False
+
+
+def _cased_fieldref(detections: Iterable[SigmaDetection]) -> bool:
+    """True when an item has both ``cased`` and ``fieldref`` (pySigma drops the ``cased``)."""
+    for detection in detections:
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                if _cased_fieldref([item]):
+                    return True
+            elif SigmaCaseSensitiveModifier in item.modifiers and any(
+                isinstance(v, SigmaFieldReference)
+                or (
+                    isinstance(v, SigmaExpansion)
+                    and any(isinstance(e, SigmaFieldReference) for e in v.values)
+                )
+                for v in item.value
             ):
                 return True
     return False

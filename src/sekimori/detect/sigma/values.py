@@ -230,7 +230,11 @@ def regex_expr(col: pl.Expr, value: SigmaRegularExpression) -> pl.Expr:
 
 def _compare(col: pl.Expr, value: SigmaCompareExpression) -> pl.Expr:
     number = pl.lit(value.number.number)
-    num = col.cast(pl.Float64, strict=False)
+    if isinstance(value.number, SigmaTimestampPart):
+        # ``hour|gte: 22``: the part of the time is compared, not the text.
+        num = _TIME_PARTS[value.number.timestamp_part](any_to_datetime(col, pl.String()))
+    else:
+        num = col.cast(pl.Float64, strict=False)
     ops: Mapping[CompareOperators, Callable[[], pl.Expr]] = {
         CompareOperators.LT: lambda: num < number,
         CompareOperators.LTE: lambda: num <= number,
