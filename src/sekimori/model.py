@@ -155,6 +155,14 @@ def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _json_safe(value: Any) -> Any:
+    kind = type(value)
+    # The plain JSON types first, by exact type: this runs for every evidence value.
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_json_safe(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Mapping):

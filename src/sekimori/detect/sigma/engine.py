@@ -180,30 +180,37 @@ def _columns(resolver: FieldResolver, group: RuleGroup) -> list[str]:
         for col in resolver.columns(fname, fieldmap):
             wanted.setdefault(col)
     if group.needs.keywords:
-        for col in _text_columns(resolver.schema):
-            wanted.setdefault(col)
+        wanted.setdefault(KEYWORD_COLUMN)
+        wanted.setdefault(KEYWORD_LOWER_COLUMN)
     return list(wanted)
+
+
+def _with_keywords(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the text of every field joined (and lower-cased), for keyword rules.
+
+    Built once per batch for all groups; columns without a value in the batch
+    are left out of the join.
+    """
+    nulls = frame.null_count().row(0, named=True)
+    texts = [pl.col(c) for c in _text_columns(frame.schema) if nulls[c] < frame.height]
+    keyword = (
+        pl.concat_str(texts, separator="\n", ignore_nulls=True)
+        if texts
+        else pl.lit(None, dtype=pl.String)
+    )
+    return frame.with_columns(keyword.alias(KEYWORD_COLUMN)).with_columns(
+        pl.col(KEYWORD_COLUMN).str.to_lowercase().alias(KEYWORD_LOWER_COLUMN)
+    )
 
 
 def _prepare(sub: pl.DataFrame, resolver: FieldResolver, group: RuleGroup) -> pl.DataFrame:
     fieldmap = group.variant.fieldmap
     raw = [resolver.expr(f, fieldmap).alias(column_name(f)) for f in sorted(group.needs.raw)]
-    if group.needs.keywords:
-        texts = [pl.col(name) for name in _text_columns(resolver.schema)]
-        keyword = (
-            pl.concat_str(texts, separator="\n", ignore_nulls=True)
-            if texts
-            else pl.lit(None, dtype=pl.String)
-        )
-        raw.append(keyword.alias(KEYWORD_COLUMN))
-    sub = sub.with_columns(raw)
     lower = [
-        pl.col(column_name(f)).str.to_lowercase().alias(lower_name(f))
+        resolver.expr(f, fieldmap).str.to_lowercase().alias(lower_name(f))
         for f in sorted(group.needs.lower)
     ]
-    if group.needs.keywords:
-        lower.append(pl.col(KEYWORD_COLUMN).str.to_lowercase().alias(KEYWORD_LOWER_COLUMN))
-    return sub.with_columns(lower) if lower else sub
+    return sub.with_columns([*raw, *lower]) if raw or lower else sub
 
 
 def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFrame) -> list[Match]:
@@ -308,6 +315,8 @@ def evaluate(
     candidates = [g for g in groups if g.variant.may_match(channels, codes)]
     if not candidates:
         return []
+    if any(g.needs.keywords for g in candidates):
+        frame = _with_keywords(frame)
     masks = frame.select(
         [g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(candidates)]
     )
