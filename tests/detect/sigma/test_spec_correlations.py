@@ -380,3 +380,70 @@ def test_chain_of_a_chain(tmp_path: Path) -> None:
     # lets its event counts report, the outer rule keeps the middle chain quiet.
     counts = Counter(f.rule_id for f in found)
     assert counts == {BURST["id"]: 4, SERVICES["id"]: 3, outer["id"]: 1}
+
+
+LOGON = {
+    "title": "logon",
+    "id": "5e1f0000-0000-4000-8000-000000000210",
+    "name": "logon",
+    "logsource": {"product": "windows", "service": "security"},
+    "detection": {"selection": {"EventID": 4624}, "condition": "selection"},
+}
+
+
+def _temporal(kind: str, condition: dict[str, Any] | None) -> dict[str, Any]:
+    corr: dict[str, Any] = {
+        "type": kind,
+        "rules": ["failed", "logon", "service"],
+        "group-by": ["Computer"],
+        "timespan": "10m",
+    }
+    if condition is not None:
+        corr["condition"] = condition
+    return {
+        "title": "two of three",
+        "id": "5e1f0000-0000-4000-8000-000000000211",
+        "correlation": corr,
+    }
+
+
+TEMPORAL_EVENTS = [
+    _on("WS01", 0, "4625"),
+    _on("WS01", 1, "4624"),  # two of the three rules
+    _on("WS02", 0, "4625"),
+    _on("WS02", 1, "4625"),  # one rule, twice
+    _on("WS03", 0, "4625"),
+    _on("WS03", 1, "4624"),
+    _on("WS03", 2, "4697"),  # all three
+]
+
+
+@pytest.mark.parametrize(
+    ("condition", "hosts"),
+    [(None, ["WS03"]), ({"gte": 2}, ["WS01", "WS03"]), ({"gt": 2}, ["WS03"])],
+)
+def test_temporal_counts_the_rules_seen(
+    condition: dict[str, Any] | None, hosts: list[str], tmp_path: Path
+) -> None:
+    rules = [FAILED, LOGON, SERVICE, _temporal("temporal", condition)]
+    detector, found = _run(rules, TEMPORAL_EVENTS, tmp_path)
+    assert detector.load_report.rejected == []
+    assert sorted(f.host_name for f in found) == hosts
+
+
+@pytest.mark.parametrize(
+    ("kind", "condition", "reason"),
+    [
+        ("temporal", {"lt": 2}, "temporal condition 'lt 2' is not supported"),
+        ("temporal_ordered", {"gte": 2}, "temporal_ordered condition 'gte 2' is not supported"),
+    ],
+)
+def test_temporal_conditions_not_judged_are_reported(
+    kind: str, condition: dict[str, Any], reason: str, tmp_path: Path
+) -> None:
+    rules = [FAILED, LOGON, SERVICE, _temporal(kind, condition)]
+    detector, found = _run(rules, TEMPORAL_EVENTS, tmp_path)
+    [(rule_id, why)] = detector.load_report.rejected
+    assert rule_id == "5e1f0000-0000-4000-8000-000000000211"
+    assert reason in why
+    assert found == []

@@ -5,7 +5,8 @@ matches of other rules, for the same ``group-by`` values within a time span:
 enough events (``event_count``), enough distinct values of a field
 (``value_count``), the sum, average, median or a percentile of a numeric
 field (``value_sum``, ``value_avg``, ``value_median``, ``value_percentile``),
-or all the named rules (``temporal``), in order (``temporal_ordered``).
+or the named rules (``temporal``: all, or at least N of them), all in order
+(``temporal_ordered``).
 Field aliases give one group-by name to fields called differently in each
 rule.
 
@@ -73,6 +74,7 @@ NUMERIC = frozenset(
         SigmaCorrelationType.VALUE_PERCENTILE,
     }
 )
+_TEMPORAL = frozenset({SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED})
 # Types whose condition names a field (``field:``).
 _WITH_FIELD = NUMERIC | {SigmaCorrelationType.VALUE_COUNT}
 
@@ -323,6 +325,8 @@ def compile_correlation(
         op, count = condition.op, condition.count
     elif isinstance(condition, SigmaExtendedCorrelationCondition):
         extended = _extended(condition.parsed)
+    if kind in _TEMPORAL and extended is None:
+        _check_temporal(kind, op, count, len(order))
     value_field = _value_field(rule)
     percentile = _percentile(rule)
     group_fields: dict[str, tuple[str, ...]] = {}
@@ -380,6 +384,29 @@ def compile_correlation(
         inner_value={},
         chain=native,
     )
+
+
+def _check_temporal(
+    kind: SigmaCorrelationType, op: SigmaCorrelationConditionOperator, count: float, rules: int
+) -> None:
+    """Reject the temporal conditions the windows cannot judge, rather than judge them wrong.
+
+    ``temporal`` counts the different rules seen in the window, so "at least
+    N of them" (``gte``/``gt``) is judged; ``temporal_ordered`` needs every
+    rule, in order (the default condition, ``gte`` the number of rules).
+    """
+    if kind is SigmaCorrelationType.TEMPORAL and op not in _GROWING:
+        raise RuleError(
+            f"temporal condition '{op.name.lower()} {count}' is not supported"
+            " (only gte/gt: at least so many of the rules)"
+        )
+    if kind is SigmaCorrelationType.TEMPORAL_ORDERED and not (
+        op is SigmaCorrelationConditionOperator.GTE and count == rules
+    ):
+        raise RuleError(
+            f"temporal_ordered condition '{op.name.lower()} {count}' is not supported"
+            f" (only every rule in order: gte {rules})"
+        )
 
 
 def _inner_position(node: CompiledCorrelation, name: str, wanted: str, own: str) -> int:
@@ -624,7 +651,10 @@ def _temporal(corr: CompiledCorrelation, items: Sequence[Occurrence]) -> list[Co
         while occ.timestamp - window[0].timestamp > corr.timespan:
             window.popleft()
         seen = {o.ref for o in window}
-        done = _holds(corr.extended, seen) if corr.extended is not None else wanted <= seen
+        if corr.extended is not None:
+            done = _holds(corr.extended, seen)
+        else:
+            done = _OPS[corr.op](float(len(seen & wanted)), corr.count)
         if done:
             hits.append(CorrelationHit(corr, tuple(window), float(len(seen))))
             window.clear()
