@@ -264,3 +264,14 @@ def test_cased_fieldref_is_reported(tmp_path: Path) -> None:
     [(rule_id, why)] = detector.load_report.rejected
     assert rule_id == "5e1f0000-0000-4000-8000-000000000001"
     assert "cased with fieldref is not supported" in why
+
+
+def test_fieldref_neq(tmp_path: Path) -> None:
+    events = [
+        {"Image": "C:\\x\\a.exe", "ParentImage": "c:\\X\\A.EXE"},
+        {"Image": "C:\\x\\a.exe", "ParentImage": "C:\\x\\b.exe"},
+        {"Image": "C:\\x\\a.exe"},
+    ]
+    detection = {"sel": {"Image|fieldref|neq": "ParentImage"}, "condition": "sel"}
+    # Different from the other field; without the other field there is nothing it equals.
+    assert _matches(detection, events, tmp_path) == [1, 2]
