@@ -11,14 +11,15 @@ the finding's observables.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sekimori.detect.base import Detector
 from sekimori.detect.powershell import analyze, extract_observables
+from sekimori.detect.sigma.compiled_cache import load_compiled
 from sekimori.detect.sigma.compiler import CompiledRule, RuleMeta
 from sekimori.detect.sigma.correlation import (
     COMPACT_AT,
@@ -224,11 +225,10 @@ class SigmaDetector(Detector):
         rule_cache: bool = True,
     ) -> None:
         bundled = bundled_rules_dir() if use_default_rules else None
-        self.ruleset: RuleSet = load_rules(
-            rule_dirs,
-            bundled=bundled,
-            placeholders=placeholders,
-            cache_dir=default_cache_dir() if rule_cache else None,
+        self.ruleset: RuleSet = (
+            load_compiled(rule_dirs, bundled, placeholders, default_cache_dir())
+            if rule_cache
+            else load_rules(rule_dirs, bundled=bundled, placeholders=placeholders)
         )
         self.load_report: LoadReport = self.ruleset.report
         self.groups = group_rules(self.ruleset.rules)
