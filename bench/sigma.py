@@ -16,9 +16,12 @@ included:
    uses; Security 4688 through a field-mapping pipeline).
 
 Prints events/s, peak RSS and findings of both, and compares the matches per
-rule: rules where both agree, and the first rules where they differ.
+rule: rules where both agree, and the first rules where they differ. Then,
+for ``--scaling`` (copies, default 1,10,40), ``sekimori hunt`` alone on ever
+more events: peak memory must stay flat once a batch is full.
 
-    .venv/bin/python bench/sigma.py [--copies N] [--files] [--rules DIR ...] [EVTX_DIR ...]
+    .venv/bin/python bench/sigma.py [--copies N] [--scaling 1,10,40] [--files]
+                                    [--rules DIR ...] [EVTX_DIR ...]
 """
 
 from __future__ import annotations
@@ -188,16 +191,23 @@ def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     cmd = [str(ROOT / ".venv" / "bin" / "sekimori"), "hunt", str(evtx_dir), "--no-default-rules"]
     for d in rule_dirs:
         cmd += ["--rules", str(d)]
-    out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=False)
     matches: Counter[str] = Counter()
-    for line in out.stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        doc = json.loads(line)
-        rule = doc.get("rule", {})
-        if rule.get("ruleset") == "sigma" and "correlation" not in doc.get("evidence", {}):
-            matches[rule["id"]] += 1
-    return {"matches": dict(matches), "returncode": out.returncode, "stderr": out.stderr[-2000:]}
+    # Read as it is written: holding the whole output would weigh on this
+    # process's memory, which the table reports with the hunt's.
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.startswith("{"):
+                continue
+            doc = json.loads(line)
+            rule = doc.get("rule", {})
+            if rule.get("ruleset") == "sigma" and "correlation" not in doc.get("evidence", {}):
+                matches[rule["id"]] += 1
+        returncode = proc.wait()
+        err.seek(0)
+        stderr = err.read()[-2000:]
+    return {"matches": dict(matches), "returncode": returncode, "stderr": stderr}
 
 
 def _child(engine: str, evtx_dir: Path, rule_dirs: list[Path]) -> tuple[dict[str, Any], float, int]:
@@ -220,6 +230,9 @@ def main() -> int:
     parser.add_argument("--rules", action="append", type=Path)
     parser.add_argument("--copies", type=int, default=10, help="copies of the events")
     parser.add_argument("--files", action="store_true", help="hunt the EVTX files as they are")
+    parser.add_argument(
+        "--scaling", default="1,10,40", help="copies for the memory table ('' for none)"
+    )
     parser.add_argument("--engine", choices=["sekimori", "zircolite"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     rule_dirs = args.rules or DEFAULT_RULES
@@ -233,32 +246,70 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.files:
-            for copy in range(max(1, args.copies)):
-                for src in args.evtx:
-                    for path in sorted(src.rglob("*.evtx")):
-                        dest = work / f"c{copy}" / path.relative_to(src)
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(path, dest)
-        else:
-            from evtx import PyEvtxParser
-
-            docs = [
-                json.loads(record["data"])
-                for src in args.evtx
-                for path in sorted(src.rglob("*.evtx"))
-                for record in PyEvtxParser(str(path)).records_json()
-            ]
-            with (work / "events.jsonl").open("w", encoding="utf-8") as fh:
-                for copy in range(max(1, args.copies)):
-                    for n, doc in enumerate(docs):
-                        # Each copy is another event (own record id), not a duplicate.
-                        doc["Event"]["System"]["EventRecordID"] = copy * len(docs) + n + 1
-                        fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        _write_events(work, args.evtx, args.copies, args.files)
         zirc, z_s, z_rss = _child("zircolite", work, rule_dirs)
         seki, s_s, s_rss = _child("sekimori", work, rule_dirs)
+    _compare(zirc, z_s, z_rss, seki, s_s, s_rss, len(rule_dirs))
+    if args.scaling and not args.files:
+        _scaling(args.evtx, rule_dirs, [int(c) for c in args.scaling.split(",") if c])
+    return 0
+
+
+def _write_events(work: Path, sources: list[Path], copies: int, as_files: bool) -> int:
+    """Write ``copies`` copies of the events under ``work``; return the events written."""
+    written = 0
+    if as_files:
+        for copy in range(max(1, copies)):
+            for src in sources:
+                for path in sorted(src.rglob("*.evtx")):
+                    dest = work / f"c{copy}" / path.relative_to(src)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, dest)
+    else:
+        from evtx import PyEvtxParser
+
+        docs = [
+            json.loads(record["data"])
+            for src in sources
+            for path in sorted(src.rglob("*.evtx"))
+            for record in PyEvtxParser(str(path)).records_json()
+        ]
+        with (work / "events.jsonl").open("w", encoding="utf-8") as fh:
+            for copy in range(max(1, copies)):
+                for n, doc in enumerate(docs):
+                    # Each copy is another event (own record id), not a duplicate.
+                    doc["Event"]["System"]["EventRecordID"] = copy * len(docs) + n + 1
+                    fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                    written += 1
+    return written
+
+
+def _scaling(sources: list[Path], rule_dirs: list[Path], copies: list[int]) -> None:
+    """``sekimori hunt`` alone on ever more events: seconds, events/s and peak memory."""
+    print()
+    print("sekimori hunt on more events (peak memory must not grow with them)")
+    print(f"{'events':>10}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}{'findings':>10}")
+    for n in copies:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            events = _write_events(work, sources, n, False)
+            res, secs, rss = _child("sekimori", work, rule_dirs)
+        total = sum(res["matches"].values())
+        print(f"{events:>10}{secs:>10.1f}{events / secs:>12.0f}{rss / 1024:>14.0f}{total:>10}")
+
+
+def _compare(
+    zirc: dict[str, Any],
+    z_s: float,
+    z_rss: int,
+    seki: dict[str, Any],
+    s_s: float,
+    s_rss: int,
+    folders: int,
+) -> None:
+    """The table of both engines and the comparison of their matches."""
     events = zirc["events"]
-    print(f"{events} events, {len(rule_dirs)} rule folders")
+    print(f"{events} events, {folders} rule folders")
     print(f"{'engine':<22}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}{'matches':>10}")
     for name, secs, rss, res in (
         ("sekimori hunt", s_s, s_rss, seki),
@@ -278,7 +329,6 @@ def main() -> int:
         )
     if seki.get("returncode"):
         print("sekimori hunt exited with", seki["returncode"], seki.get("stderr", "")[-500:])
-    return 0
 
 
 if __name__ == "__main__":
