@@ -96,6 +96,11 @@ def test_timestamp_part_spellings_and_missing_values(tmp_path: Path) -> None:
     ]
 
 
+def test_timestamp_part_of_a_bare_date(tmp_path: Path) -> None:
+    events = [{"UtcTime": "2026-11-25"}, {"UtcTime": "2026-11-24"}]
+    assert _matches({"sel": {"UtcTime|day": 25}, "condition": "sel"}, events, tmp_path) == [0]
+
+
 def test_year_is_judged_in_utc_not_by_the_text(tmp_path: Path) -> None:
     # 23:30 on New Year's Eve at UTC-5 is already the next year in UTC; "2027" is nowhere
     # in the text, so the literal prefilter must not drop the rule.

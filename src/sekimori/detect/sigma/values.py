@@ -232,7 +232,7 @@ def _compare(col: pl.Expr, value: SigmaCompareExpression) -> pl.Expr:
     number = pl.lit(value.number.number)
     if isinstance(value.number, SigmaTimestampPart):
         # ``hour|gte: 22``: the part of the time is compared, not the text.
-        num = _TIME_PARTS[value.number.timestamp_part](any_to_datetime(col, pl.String()))
+        num = _TIME_PARTS[value.number.timestamp_part](_moment(col))
     else:
         num = col.cast(pl.Float64, strict=False)
     ops: Mapping[CompareOperators, Callable[[], pl.Expr]] = {
@@ -262,11 +262,16 @@ def timestamp_part(col: pl.Expr, value: SigmaTimestampPart) -> pl.Expr:
 
     The canonical column is text: ISO 8601 (``T`` or space, any fraction,
     ``Z``, an offset, `` UTC`` or none, taken as UTC, which covers Sysmon's
-    ``UtcTime`` and a datetime column cast to text) or seconds since the
-    epoch. A value that is no time matches nothing.
+    ``UtcTime`` and a datetime column cast to text), a bare date, or
+    seconds since the epoch. A value that is no time matches nothing.
     """
-    moment = any_to_datetime(col, pl.String())
-    return _TIME_PARTS[value.timestamp_part](moment) == value.number
+    return _TIME_PARTS[value.timestamp_part](_moment(col)) == value.number
+
+
+def _moment(col: pl.Expr) -> pl.Expr:
+    """The time a text column holds (see ``timestamp_part``); a bare date is its midnight."""
+    date = col.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    return pl.coalesce(any_to_datetime(col, pl.String()), date.cast(pl.Datetime("us", "UTC")))
 
 
 def _cidr(col_lower: pl.Expr, value: SigmaCIDRExpression) -> pl.Expr:
