@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sekimori.batchjoin import BatchJoiner
 from sekimori.config import SiteConfig, load_site
 from sekimori.correlate import FIRST_STAGES, correlate, raise_loaders
 from sekimori.detect.base import Detector
@@ -150,6 +151,7 @@ def run_hunt(
     directory = HostDirectory()
     ctx = ReadContext(tenant=options.tenant, batch_size=options.batch_size)
     log = result.findings
+    joiner = BatchJoiner(options.batch_size)
 
     for item in files_of(paths):
         if isinstance(item, ReadReport):
@@ -160,7 +162,8 @@ def run_hunt(
         for file_batch in read_file(path, ctx):
             report = file_batch.report
             directory.learn_batch(file_batch.batch)
-            log.extend(run_all(runs, file_batch.batch))
+            for batch in joiner.add(file_batch.batch, report.source):
+                log.extend(run_all(runs, batch))
         if report is not None:
             if report.error == UNRECOGNIZED and not named:
                 report.error, report.passed_over = None, True
@@ -168,6 +171,8 @@ def run_hunt(
         if progress is not None:
             progress(_size(path))
 
+    for batch in joiner.flush():
+        log.extend(run_all(runs, batch))
     for run in runs:
         log.extend(run.finish())
         result.notes.extend(run.errors)
@@ -177,9 +182,7 @@ def run_hunt(
     # and mail detectors decoded.
     if len(setup.index):
         known = {
-            (f.host_name, o.value)
-            for f in log.where("ruleset = ?", INTEL)
-            for o in f.observables
+            (f.host_name, o.value) for f in log.where("ruleset = ?", INTEL) for o in f.observables
         }
         datasets = sorted(OBSERVABLE_DATASETS)
         decoded = log.where(f"dataset IN ({', '.join('?' * len(datasets))})", *datasets)
