@@ -324,10 +324,11 @@ def test_correlation_loop_is_reported(tmp_path: Path) -> None:
             "condition": {"gte": 2},
         },
     }
-    detector, _found = _run([FAILED, first, second], CHAIN_EVENTS, tmp_path)
+    user = {**_count("user", "loop_a", 1, "5e1f0000-0000-4000-8000-00000000020a")}
+    detector, _found = _run([FAILED, first, second, user], CHAIN_EVENTS, tmp_path)
     reasons = dict(detector.load_report.rejected)
-    assert set(reasons) == {first["id"], second["id"]}
-    assert all("refers back to itself" in r for r in reasons.values())
+    assert set(reasons) == {first["id"], second["id"], user["id"]}
+    assert all("correlation chain loops" in r for r in reasons.values())
 
 
 def test_chain_compaction_keeps_the_result(tmp_path: Path) -> None:

@@ -288,7 +288,9 @@ def _inner_first(
                 ok = visit(inner, (*path, id(corr))) and ok
         if not ok:
             looping.add(id(corr))
-            report.reject(_where(corr), "correlation chain refers back to itself")
+            report.reject(
+                _where(corr), "correlation chain loops (a correlation in it refers back to itself)"
+            )
             return False
         done.add(id(corr))
         ordered.append(corr)
