@@ -132,3 +132,41 @@ def test_an_unreadable_cache_is_compiled_again(tmp_path: Path, cache_home: Path)
     entry.write_bytes(b"not a pickle")
     assert hunt(SigmaDetector([rules])) == fresh
     assert entry.read_bytes() != b"not a pickle"
+
+
+GROUPED_IPV6 = """
+title: Unique Local IPv6 Connections From One Host
+id: 0b9a5bd5-0c55-4f7a-8d0b-000000000004
+status: test
+correlation:
+  type: event_count
+  rules: [0b9a5bd5-0c55-4f7a-8d0b-000000000002]
+  group-by: [Computer]
+  timespan: 10m
+  condition: {gte: 2}
+level: high
+"""
+
+
+def test_a_rule_compiled_again_keeps_the_fields_its_correlation_groups_by(
+    tmp_path: Path, cache_home: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ipv6.yml").write_text(IPV6_RULE, encoding="utf-8")
+    (rules / "grouped.yml").write_text(GROUPED_IPV6, encoding="utf-8")
+    network = {"event.code": "3", "winlog.channel": "Microsoft-Windows-Sysmon/Operational"}
+    rows = [
+        event_row(i, {**network, "DestinationIp": "fd00::1", "winlog.computer_name": host}, {}, "x")
+        for i, host in enumerate(("WS-01", "WS-02"))
+    ]
+
+    def grouped(detector: SigmaDetector) -> list[object]:
+        state = detector.new_state()
+        detector.detect(batch_of(rows), state)
+        return [f.evidence.get("group_by") for f in detector.finish(state)]
+
+    # One event per host: the threshold of two per host is never reached.
+    assert grouped(SigmaDetector([rules], use_default_rules=False, rule_cache=False)) == []
+    assert grouped(SigmaDetector([rules], use_default_rules=False)) == []
+    assert grouped(SigmaDetector([rules], use_default_rules=False)) == []

@@ -77,6 +77,9 @@ class _Recompile:
     rule_id: str
     ruleset: str
     output: bool
+    # As loaded: correlation rules add the fields they group by to what a rule reads.
+    needs: Needs
+    requirement: Requirement | None
 
 
 def load_compiled(
@@ -154,6 +157,8 @@ def _store(rule: CompiledRule) -> _StoredRule | _Recompile:
             rule_id=rule.meta.rule_id,
             ruleset=rule.meta.ruleset,
             output=rule.output,
+            needs=rule.needs,
+            requirement=rule.requirement,
         )
 
 
@@ -207,7 +212,12 @@ def _recompile(
     for rule in parsed[stored.path].rules:
         if isinstance(rule, SigmaRule) and str(rule.id or stored.path) == stored.rule_id:
             compiled = compiler.compile(rule, key=stored.key, ruleset=stored.ruleset)
-            return compiled if stored.output else replace(compiled, output=False)
+            return replace(
+                compiled,
+                output=stored.output,
+                needs=stored.needs,
+                requirement=stored.requirement,
+            )
     raise LookupError(f"rule {stored.rule_id} no longer in {stored.path}")
 
 

@@ -35,6 +35,9 @@ SPECIAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "Provider_Name": ("winlog.provider_name",),
     "Computer": ("winlog.computer_name", "host.name"),
     "EventRecordID": ("winlog.record_id",),
+    # The event's own time (System/TimeCreated), for the timestamp-part modifiers.
+    "TimeCreated": ("@timestamp",),
+    "@timestamp": ("@timestamp",),
 }
 
 # Sigma (Sysmon/Security) field → ECS fields that Winlogbeat and Elastic Agent

@@ -17,7 +17,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -30,11 +30,10 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.modifiers import SigmaCaseSensitiveModifier
 from sigma.rule import SigmaDetection, SigmaRule
-from sigma.types import SigmaExpansion, SigmaFieldReference, SigmaTimestampPart
+from sigma.types import SigmaExpansion, SigmaFieldReference
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
 from sekimori.detect.sigma.correlation import CompiledCorrelation, compile_correlation
-from sekimori.detect.sigma.prefilter import MIN_LITERAL
 from sekimori.errors import RuleError
 
 log = logging.getLogger(__name__)
@@ -238,11 +237,6 @@ def load_rules(
             continue
         if not rule._output:
             rule_c = _no_output(rule_c)
-        if rule_c.requirement is not None and _time_part_literal(
-            rule.detection.detections.values()
-        ):
-            # A year is not a literal of the field's text (epoch seconds, another offset).
-            rule_c = replace(rule_c, requirement=None)
         compiled[rule_c.key] = rule_c
         by_sigma_rule[id(rule)] = rule_c
         report.loaded += 1
@@ -299,20 +293,6 @@ def _inner_first(
     for corr in correlations:
         visit(corr, ())
     return ordered
-
-
-def _time_part_literal(detections: Iterable[SigmaDetection]) -> bool:
-    """True when a timestamp-part value is long enough to be taken for a required literal."""
-    for detection in detections:
-        for item in detection.detection_items:
-            if isinstance(item, SigmaDetection):
-                if _time_part_literal([item]):
-                    return True
-            elif any(
-                isinstance(v, SigmaTimestampPart) and len(str(v)) >= MIN_LITERAL for v in item.value
-            ):
-                return True
-    return False
 
 
 def _cased_fieldref(detections: Iterable[SigmaDetection]) -> bool:

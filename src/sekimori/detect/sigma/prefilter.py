@@ -34,6 +34,7 @@ from sigma.types import (
     SigmaExpansion,
     SigmaNumber,
     SigmaString,
+    SigmaTimestampPart,
     SigmaType,
 )
 
@@ -57,6 +58,9 @@ def _value_literal(value: SigmaType) -> Requirement | None:
             return None
         longest = max(parts, key=len)
         return frozenset({("", longest)}) if len(longest) >= MIN_LITERAL else None
+    if isinstance(value, SigmaTimestampPart):
+        # ``year: 2024`` is tested on the parsed time, not on the text.
+        return None
     if isinstance(value, SigmaNumber | SigmaBool):
         text = str(value).lower()
         return frozenset({("", text)}) if len(text) >= MIN_LITERAL else None
