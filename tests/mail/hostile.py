@@ -41,3 +41,11 @@ def dispatch(kind: str, value: int) -> int:
     if kind == "crash":
         crash()
     return value
+
+
+def burn(seconds: float) -> float:
+    """Spend ``seconds`` of CPU time, then return the worker's CPU time so far."""
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return time.process_time()

@@ -187,3 +187,26 @@ def test_package_survey_sends_only_packages_that_need_it_to_olevba_and_msodde() 
     assert survey_package(plain_zip({"a.xml": b"<a/>"})) is None
     assert survey_package(plain_zip({"[Content_Types].xml": b"<Types"})) is None
     assert survey_package(b"not a zip") is None
+
+
+def test_binary_parts_send_only_excel_packages_to_msodde() -> None:
+    from sekimori.mail.office import survey_package
+    from tests.mail.helpers import plain_zip
+
+    def types(kind: str) -> bytes:
+        return (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Override PartName="/main.xml" ContentType="{kind}"/></Types>'
+        ).encode()
+
+    word = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+    excel = "application/vnd.ms-excel.sheet.binary.macroEnabled.main"
+    vba = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100
+    docm = survey_package(
+        plain_zip({"[Content_Types].xml": types(word), "word/vbaProject.bin": vba})
+    )
+    assert docm is not None and docm.ole_parts == ("word/vbaProject.bin",)
+    assert not docm.may_have_dde  # msodde reads only the XML of a Word package
+    for kind in (excel, word + '"/><Default Extension="bin" ContentType="' + excel):
+        xlsb = survey_package(plain_zip({"[Content_Types].xml": types(kind), "xl/a.bin": b"x"}))
+        assert xlsb is not None and xlsb.may_have_dde

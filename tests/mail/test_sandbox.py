@@ -58,3 +58,34 @@ def test_scans_in_workers(sandbox: Sandbox) -> None:
     ]
     results = list(sandbox.scan_many(targets))
     assert [r.verdict for r in results] == [Verdict.CLEAN, Verdict.MALICIOUS]
+
+
+def test_cpu_limit_is_per_job_not_per_worker(sandbox: Sandbox) -> None:
+    # Four jobs of 0.6 s on two workers: each worker spends more than its 1 s in all.
+    outcomes = list(sandbox.call_many(hostile.burn, [(0.6,)] * 4))
+    assert all(o.failure is None for o in outcomes)
+    assert max(o.value for o in outcomes) > 1.0
+
+
+def test_small_targets_go_in_batches() -> None:
+    box = Sandbox(SandboxLimits(batch=3, batch_bytes=100, batch_item_bytes=60))
+    sizes = [10, 10, 10, 10, 70, 50, 50, 10]
+    targets = [(str(i), "m.eml", b"x" * n) for i, n in enumerate(sizes)]
+    batches = [[t[0] for t in b] for b in box._batches(targets)]
+    assert batches == [["0", "1", "2"], ["3"], ["4"], ["5", "6"], ["7"]]
+
+
+def test_a_failing_batch_costs_only_its_own_target(sandbox: Sandbox, tmp_path) -> None:
+    import os
+
+    stuck = tmp_path / "stuck.eml"
+    os.mkfifo(stuck)  # opening it for reading waits for a writer that never comes
+    targets = [
+        ("a.eml", "a.eml", mail("hello")),
+        (str(stuck), stuck.name, stuck),
+        ("b.eml", "b.eml", mail("again")),
+    ]
+    results = list(sandbox.scan_many(targets))
+    assert [r.file for r in results] == ["a.eml", str(stuck), "b.eml"]
+    assert [r.verdict for r in results] == [Verdict.CLEAN, Verdict.UNSCANNABLE, Verdict.CLEAN]
+    assert results[1].reasons[0].id == "scan.timeout"

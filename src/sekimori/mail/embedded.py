@@ -54,8 +54,13 @@ def _ole_native(data: bytes) -> list[Child]:
     return out
 
 
-def extract_embedded(data: bytes) -> tuple[list[Child], list[str]]:
-    """``(embedded files, external relationship targets)`` of an Office document."""
+def extract_embedded(
+    data: bytes, package: zipfile.ZipFile | None = None
+) -> tuple[list[Child], list[str]]:
+    """``(embedded files, external relationship targets)`` of an Office document.
+
+    ``package`` is the OOXML zip when the caller has it open already.
+    """
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return _ole_native(data), []
     if not data.startswith(b"PK"):
@@ -63,19 +68,24 @@ def extract_embedded(data: bytes) -> tuple[list[Child], list[str]]:
     files: list[Child] = []
     external: list[str] = []
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = zf.namelist()
-            for part in [n for n in names if "/embeddings/" in n][:_MAX_PARTS]:
-                raw = zf.read(part)[:50_000_000]
-                natives = _ole_native(raw) if raw.startswith(b"\xd0\xcf\x11\xe0") else []
-                files.extend(natives or [Child(part.rsplit("/", 1)[-1], raw)])
-            for rels in [n for n in names if n.endswith(".rels")][:_MAX_PARTS]:
-                for tag in _REL_RE.findall(zf.read(rels)[:2_000_000]):
-                    kind = _attr(tag, b"Type").lower()
-                    if _attr(tag, b"TargetMode").lower() == "external" and kind.endswith(
-                        _EXTERNAL_TYPES
-                    ):
-                        external.append(_attr(tag, b"Target"))
+        if package is None:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                _package_parts(zf, files, external)
+        else:
+            _package_parts(package, files, external)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError):
         log.debug("unreadable OOXML package while looking for embedded objects")
     return files, external
+
+
+def _package_parts(zf: zipfile.ZipFile, files: list[Child], external: list[str]) -> None:
+    names = zf.namelist()
+    for part in [n for n in names if "/embeddings/" in n][:_MAX_PARTS]:
+        raw = zf.read(part)[:50_000_000]
+        natives = _ole_native(raw) if raw.startswith(b"\xd0\xcf\x11\xe0") else []
+        files.extend(natives or [Child(part.rsplit("/", 1)[-1], raw)])
+    for rels in [n for n in names if n.endswith(".rels")][:_MAX_PARTS]:
+        for tag in _REL_RE.findall(zf.read(rels)[:2_000_000]):
+            kind = _attr(tag, b"Type").lower()
+            if _attr(tag, b"TargetMode").lower() == "external" and kind.endswith(_EXTERNAL_TYPES):
+                external.append(_attr(tag, b"Target"))

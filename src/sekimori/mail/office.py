@@ -74,35 +74,37 @@ class PackageSurvey:
     may_have_dde: bool
 
 
-def survey_package(data: bytes) -> PackageSurvey | None:
-    """Read an OOXML package once; None when it is not a well-formed one (full analysis)."""
+def open_package(data: bytes) -> zipfile.ZipFile | None:
+    """The zip container of an OOXML package, opened once for every look at it; None if none."""
     if not data.startswith(b"PK"):
         return None
-    ole_parts: list[str] = []
-    may_have_dde = False
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = zf.namelist()
-            if "[Content_Types].xml" not in names:
-                return None
-            types = zf.read("[Content_Types].xml")
-            if len(types) > 1_000_000 or b"<!ENTITY" in types:
-                return None
-            # msodde parses this part too; one it cannot parse sends the file down
-            # another path, so such a package gets the full analysis.
-            ElementTree.fromstring(types)  # noqa: S314 (bounded, no entities)
-            for part in names:
-                content = zf.read(part)
-                if content.startswith(_OLE_MAGIC):
-                    ole_parts.append(part)
-                lower = part.lower()
-                if lower.endswith(_IMAGE_PARTS) or may_have_dde:
-                    continue
-                if not lower.endswith(_XML_PARTS):
-                    may_have_dde = True
-                    continue
-                text = content.replace(b"\x00", b"").lower()
-                may_have_dde = any(marker in text for marker in _FIELD_MARKERS)
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return None
+
+
+# Content types as msodde (oletools.ooxml.get_type) tells Word, Excel and PowerPoint apart.
+_EXCEL_TYPES = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.",
+    "application/vnd.ms-excel.",
+)
+_WORD_TYPES = ("application/vnd.openxmlformats-officedocument.wordprocessingml.",)
+_PPT_TYPES = ("application/vnd.openxmlformats-officedocument.presentationml.",)
+
+
+def survey_package(data: bytes, zf: zipfile.ZipFile | None = None) -> PackageSurvey | None:
+    """Read an OOXML package once; None when it is not a well-formed one (full analysis).
+
+    ``zf`` is the package already opened by ``open_package`` (else it is opened here).
+    """
+    if not data.startswith(b"PK"):
+        return None
+    try:
+        if zf is None:
+            with zipfile.ZipFile(io.BytesIO(data)) as own:
+                return _survey(own)
+        return _survey(zf)
     except (
         zipfile.BadZipFile,
         ElementTree.ParseError,
@@ -115,7 +117,39 @@ def survey_package(data: bytes) -> PackageSurvey | None:
         zlib.error,
     ):
         return None
-    return PackageSurvey(tuple(ole_parts), may_have_dde)
+
+
+def _survey(zf: zipfile.ZipFile) -> PackageSurvey | None:
+    names = zf.namelist()
+    if "[Content_Types].xml" not in names:
+        return None
+    types = zf.read("[Content_Types].xml")
+    if len(types) > 1_000_000 or b"<!ENTITY" in types:
+        return None
+    # msodde parses this part too; one it cannot parse sends the file down
+    # another path, so such a package gets the full analysis.
+    root = ElementTree.fromstring(types)  # noqa: S314 (bounded, no entities)
+    declared = [str(e.get("ContentType") or "") for e in root.iter()]
+    excel = any(t.startswith(_EXCEL_TYPES) for t in declared)
+    word_or_ppt = any(t.startswith((*_WORD_TYPES, *_PPT_TYPES)) for t in declared)
+    # msodde reads binary parts only in Excel packages (.xlsb records); a Word or
+    # PowerPoint package's binary parts (vbaProject.bin, images) are not its business.
+    binary_matters = excel or not word_or_ppt
+    ole_parts: list[str] = []
+    fields = binary = False
+    for part in names:
+        content = zf.read(part)
+        if content.startswith(_OLE_MAGIC):
+            ole_parts.append(part)
+        lower = part.lower()
+        if lower.endswith(_IMAGE_PARTS) or fields:
+            continue
+        if not lower.endswith(_XML_PARTS):
+            binary = True
+            continue
+        text = content.replace(b"\x00", b"").lower()
+        fields = any(marker in text for marker in _FIELD_MARKERS)
+    return PackageSurvey(tuple(ole_parts), fields or (binary and binary_matters))
 
 
 def _category(description: str, keyword: str) -> str | None:
@@ -187,21 +221,39 @@ def analyze_office(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         result.hit("office.encrypted_opened", password=password)
         result.children.append(Child(f"{name} (decrypted)", plain))
         return result
-    bomb = _package_bomb(data, ctx)
+    package = open_package(data)
+    try:
+        _analyze_unencrypted(data, name, ctx, package, result)
+    finally:
+        if package is not None:
+            package.close()
+    return result
+
+
+def _analyze_unencrypted(
+    data: bytes,
+    name: str,
+    ctx: ScanContext,
+    package: zipfile.ZipFile | None,
+    result: Analysis,
+) -> None:
+    """Every look at one document; an OOXML package's zip is opened once for all of them."""
+    bomb = _package_bomb(package, ctx)
     if bomb is not None:
         result.hit("archive.bomb", limit=bomb)
         result.unscannable = f"Office package beyond the {bomb} limit"
-        return result
-    survey = survey_package(data)
+        return
+    survey = survey_package(data, package) if package is not None else None
     if survey is None or survey.ole_parts:
         _macros(data, name, result)
     else:
         # What olevba reports for a package without OLE parts: no VBA, no XLM.
         result.facts["container"] = "OpenXML"
-    _xlm_ooxml(data, result)
+    if package is not None:
+        _xlm_ooxml(package, result)
     if survey is None or survey.may_have_dde:
         result.merge(analyze_dde(data, name, ctx))
-    embedded, external = extract_embedded(data)
+    embedded, external = extract_embedded(data, package)
     for child in embedded:
         result.children.append(child)
     if embedded:
@@ -210,19 +262,14 @@ def analyze_office(data: bytes, name: str, ctx: ScanContext) -> Analysis:
         result.hit("office.external_template", targets=external[:10])
         merge(result.observables, url_observables(u for u in external if "://" in u))
         result.urls.extend(u for u in external if "://" in u and u not in result.urls)
-    return result
 
 
-def _package_bomb(data: bytes, ctx: ScanContext) -> str | None:
+def _package_bomb(package: zipfile.ZipFile | None, ctx: ScanContext) -> str | None:
     """Which limit an OOXML package breaks (parts are zip members), or None."""
-    if not data.startswith(b"PK"):
+    if package is None:
         return None
     limits = ctx.limits
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        return None
+    infos = package.infolist()
     if len(infos) > limits.max_members * 10:
         return "part count"
     if sum(i.file_size for i in infos) > limits.max_total_size:
@@ -344,25 +391,29 @@ def _report_xlm(xlm_text: str, result: Analysis) -> None:
     result.merge(analyze_text(xlm_text, origin="xlm"))
 
 
-def _xlm_ooxml(data: bytes, result: Analysis) -> None:
+def _xlm_ooxml(zf: zipfile.ZipFile, result: Analysis) -> None:
     """XLM macro sheets of .xlsm/.xlsb/.xltm, which olevba leaves to XLMMacroDeobfuscator."""
-    if not data.startswith(b"PK"):
-        return
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            sheets = [n for n in zf.namelist() if "/macrosheets/" in n and not n.endswith(".rels")]
-            if not sheets or "office.xlm_macros" in {h.id for h in result.hits}:
-                return
-            texts: list[str] = []
-            for sheet in sheets[:20]:
-                raw = zf.read(sheet)[:5_000_000]
-                if sheet.endswith(".xml"):
-                    texts.extend(_XLM_FORMULA_RE.findall(raw.decode("utf-8", "replace")))
-                else:
-                    texts.extend(_utf16_strings(raw))
-            workbook = next((n for n in zf.namelist() if _WORKBOOK_RE.match(n)), "")
-            names = zf.read(workbook)[:2_000_000] if workbook else b""
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError):
+        sheets = [n for n in zf.namelist() if "/macrosheets/" in n and not n.endswith(".rels")]
+        if not sheets or "office.xlm_macros" in {h.id for h in result.hits}:
+            return
+        texts: list[str] = []
+        for sheet in sheets[:20]:
+            raw = zf.read(sheet)[:5_000_000]
+            if sheet.endswith(".xml"):
+                texts.extend(_XLM_FORMULA_RE.findall(raw.decode("utf-8", "replace")))
+            else:
+                texts.extend(_utf16_strings(raw))
+        workbook = next((n for n in zf.namelist() if _WORKBOOK_RE.match(n)), "")
+        names = zf.read(workbook)[:2_000_000] if workbook else b""
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        KeyError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ):
         return
     text = "\n".join(texts)
     if b"Auto_Open" in names or "Auto_Open".encode("utf-16-le") in names:

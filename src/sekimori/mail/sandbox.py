@@ -9,6 +9,17 @@ every job has a wall-clock timeout. A job that times out, exhausts memory or
 kills its worker costs one ``unscannable`` result (``scan.timeout`` /
 ``scan.crash``); the pool is torn down and rebuilt, and the other jobs that
 were in flight are run again once.
+
+Workers are reused from job to job: the CPU-time limit is renewed at the
+start of every job (``RLIMIT_CPU`` counts a process's whole life), so each
+job, not each worker, gets ``cpu_seconds``. ``scan_many`` sends small
+messages and documents to the workers in batches (up to ``batch`` targets
+of at most ``batch_bytes`` together, each no bigger than
+``batch_item_bytes``), which saves a round trip per message; a batch that
+times out or crashes is scanned again one target per job, so that only the
+target at fault becomes ``unscannable``. ``start`` starts the workers ahead
+of the first job (the mail filter and the bench do; otherwise the pool
+starts at the first job).
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ from sekimori.mail.scan import scan_target, unscannable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Parsing libraries that log their complaints about hostile files.
+QUIET_LOGGERS = ("olevba", "oletools", "olefile", "msodde", "rtfobj", "pikepdf", "py7zr")
 PRELOAD = (
     "sekimori.mail.scan",
     "oletools.olevba",
@@ -54,6 +67,9 @@ class SandboxLimits:
     cpu_seconds: int = 120
     timeout: float = 60.0
     workers: int = max(1, min(4, os.cpu_count() or 1))
+    batch: int = 16
+    batch_bytes: int = 1024 * 1024
+    batch_item_bytes: int = 256 * 1024
 
 
 class _NoNetwork(socket.socket):
@@ -63,15 +79,39 @@ class _NoNetwork(socket.socket):
         raise OSError("network access is disabled in scan workers")
 
 
+_cpu_budget = 0
+
+
 def _limit_worker(memory_mb: int, cpu_seconds: int) -> None:
     """Worker initializer: address-space and CPU limits, no sockets."""
+    global _cpu_budget
     if memory_mb > 0:
         size = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    if cpu_seconds > 0:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    _cpu_budget = cpu_seconds
+    _renew_cpu_budget()
     socket.socket = _NoNetwork  # type: ignore[misc]
-    logging.getLogger("olevba").setLevel(logging.CRITICAL)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _renew_cpu_budget() -> None:
+    """Allow this worker ``cpu_seconds`` more CPU time from now (SIGXCPU ends it past that)."""
+    if _cpu_budget <= 0:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = used + _cpu_budget
+    if hard != resource.RLIM_INFINITY and soft > hard:
+        hard = soft + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _budgeted(func: Callable[..., T], *args: Any) -> T:
+    """Run one job in a worker with a fresh CPU-time budget."""
+    _renew_cpu_budget()
+    return func(*args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +145,10 @@ class Sandbox:
     def _pool_locked(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that has the parsers imported already.
-            context.set_forkserver_preload(list(PRELOAD))
+            # Workers fork from a server that has the parsers imported already, and
+            # the main module too: otherwise every worker imports it again on start
+            # (for the ``sekimori`` command, the whole CLI).
+            context.set_forkserver_preload(["__main__", *PRELOAD])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.limits.workers,
                 mp_context=context,
@@ -136,6 +178,14 @@ class Sandbox:
                     process.kill()
         with contextlib.suppress(OSError):
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self) -> None:
+        """Start every worker now and wait until each has run a job."""
+        jobs = [(_ready, ()) for _ in range(self.limits.workers)]
+        pool = self._get_pool()
+        futures = [pool.submit(_budgeted, func, *args) for func, args in jobs]
+        for future in futures:
+            future.result(timeout=max(60.0, self.limits.timeout))
 
     def close(self) -> None:
         """Stop the workers."""
@@ -194,11 +244,11 @@ class Sandbox:
         """Submit to the current pool, replacing it first if it broke since the last job."""
         pool = self._get_pool()
         try:
-            future = pool.submit(func, *args)
+            future = pool.submit(_budgeted, func, *args)
         except (BrokenProcessPool, RuntimeError, OSError):
             self._kill(pool)
             pool = self._get_pool()
-            future = pool.submit(func, *args)
+            future = pool.submit(_budgeted, func, *args)
         # Remember the pool, so that a failure tears down that pool and not its successor.
         future.pool = pool  # type: ignore[attr-defined]
         return future
@@ -229,7 +279,7 @@ class Sandbox:
         for _ in range(2):
             pool = self._get_pool()
             try:
-                future = pool.submit(_scan_job, label, name, content, options)
+                future = pool.submit(_budgeted, _scan_job, label, name, content, options)
             except (BrokenProcessPool, RuntimeError):
                 self._kill(pool)
                 continue
@@ -239,29 +289,81 @@ class Sandbox:
         if outcome.failure is None:
             result: ScanResult = outcome.value
             return result
-        reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
-        log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
-        return unscannable(label, reason, outcome.detail)
+        return self._failed(label, outcome)
 
     def scan_many(
         self, targets: Iterable[tuple[str, str, bytes | Path]], **options: Any
     ) -> Iterator[ScanResult]:
-        """Scan targets (see ``scan.iter_targets``) in the workers, in order."""
-        listed: list[tuple[str, str, bytes | Path]] = []
+        """Scan targets (see ``scan.iter_targets``) in the workers, in order.
+
+        Small targets travel in batches; a batch that fails is scanned again
+        one target per job, so a timeout or crash costs only its own target.
+        """
+        batches: list[list[tuple[str, str, bytes | Path]]] = []
 
         def jobs() -> Iterator[tuple[Any, ...]]:
-            for target in targets:
-                listed.append(target)
-                yield (*target, options)
+            for batch in self._batches(targets):
+                batches.append(batch)
+                yield (batch, options)
 
-        for index, outcome in enumerate(self.call_many(_scan_job, jobs())):
+        for index, outcome in enumerate(self.call_many(_scan_batch, jobs())):
+            batch = batches[index]
+            batches[index] = []
             if outcome.failure is None:
-                yield outcome.value
+                yield from outcome.value
+            elif len(batch) == 1:
+                yield self._failed(batch[0][0], outcome)
             else:
-                label = listed[index][0]
-                reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
-                log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
-                yield unscannable(label, reason, outcome.detail)
+                log.info(
+                    "a batch of %d failed (%s); scanning one by one", len(batch), outcome.failure
+                )
+                singles = self.call_many(_scan_job, [(*t, options) for t in batch])
+                for target, single in zip(batch, singles, strict=True):
+                    yield (
+                        single.value if single.failure is None else self._failed(target[0], single)
+                    )
+
+    def _batches(
+        self, targets: Iterable[tuple[str, str, bytes | Path]]
+    ) -> Iterator[list[tuple[str, str, bytes | Path]]]:
+        limits = self.limits
+        batch: list[tuple[str, str, bytes | Path]] = []
+        size = 0
+        for target in targets:
+            item = _size(target[2])
+            if item > limits.batch_item_bytes:
+                if batch:
+                    yield batch
+                    batch, size = [], 0
+                yield [target]
+                continue
+            if batch and (len(batch) >= limits.batch or size + item > limits.batch_bytes):
+                yield batch
+                batch, size = [], 0
+            batch.append(target)
+            size += item
+        if batch:
+            yield batch
+
+    @staticmethod
+    def _failed(label: str, outcome: Outcome) -> ScanResult:
+        reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
+        log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
+        return unscannable(label, reason, outcome.detail)
+
+
+def _size(content: bytes | Path) -> int:
+    """Bytes of a target; a file that cannot be sized counts as big (it goes alone)."""
+    if isinstance(content, bytes):
+        return len(content)
+    try:
+        return content.stat().st_size
+    except OSError:
+        return 1 << 62
+
+
+def _ready() -> bool:
+    return True
 
 
 def _succeeded(future: Future[Any]) -> bool:
@@ -270,3 +372,13 @@ def _succeeded(future: Future[Any]) -> bool:
 
 def _scan_job(label: str, name: str, content: bytes | Path, options: dict[str, Any]) -> ScanResult:
     return scan_target(label, name, content, **options)
+
+
+def _scan_batch(
+    batch: list[tuple[str, str, bytes | Path]], options: dict[str, Any]
+) -> list[ScanResult]:
+    results = []
+    for label, name, content in batch:
+        _renew_cpu_budget()
+        results.append(scan_target(label, name, content, **options))
+    return results
