@@ -55,8 +55,12 @@ _ASCII_RE = re.compile(rb"[\x20-\x7e]{6,}")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # What msodde looks for in a package: Word field codes (fldSimple, fldChar,
 # instrText) and Excel ddeLink elements, matched on lower-cased text with NULs
-# dropped so that UTF-16 parts match too.
-_FIELD_MARKERS = (b"dde", b"instr", b"fldchar", b"fldsimple")
+# dropped so that UTF-16 and UTF-32 parts match too. A part declaring any other
+# encoding is handed to msodde without looking.
+_FIELD_MARKERS = (b"ddelink", b"instrtext", b"fldchar", b"fldsimple")
+_PLAIN_ENCODING_RE = re.compile(
+    rb"""encoding\s*=\s*["'](?:utf-?8|utf-?16(?:le|be)?|utf-?32(?:le|be)?|us-ascii|ascii)["']"""
+)
 _XML_PARTS = (".xml", ".rels", ".vml")
 _IMAGE_PARTS = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".bmp", ".tif", ".tiff")
 
@@ -89,8 +93,13 @@ _EXCEL_TYPES = (
     "application/vnd.openxmlformats-officedocument.spreadsheetml.",
     "application/vnd.ms-excel.",
 )
-_WORD_TYPES = ("application/vnd.openxmlformats-officedocument.wordprocessingml.",)
-_PPT_TYPES = ("application/vnd.openxmlformats-officedocument.presentationml.",)
+# Any of these and no Excel type: msodde reads the package as Word (XML only).
+_NOT_EXCEL_TYPES = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.",
+    "application/vnd.openxmlformats-officedocument.presentationml.",
+    "application/vnd.ms-word.",
+    "application/vnd.ms-powerpoint.",
+)
 
 
 def survey_package(data: bytes, zf: zipfile.ZipFile | None = None) -> PackageSurvey | None:
@@ -131,10 +140,10 @@ def _survey(zf: zipfile.ZipFile) -> PackageSurvey | None:
     root = ElementTree.fromstring(types)  # noqa: S314 (bounded, no entities)
     declared = [str(e.get("ContentType") or "") for e in root.iter()]
     excel = any(t.startswith(_EXCEL_TYPES) for t in declared)
-    word_or_ppt = any(t.startswith((*_WORD_TYPES, *_PPT_TYPES)) for t in declared)
+    other = any(t.startswith(_NOT_EXCEL_TYPES) for t in declared)
     # msodde reads binary parts only in Excel packages (.xlsb records); a Word or
     # PowerPoint package's binary parts (vbaProject.bin, images) are not its business.
-    binary_matters = excel or not word_or_ppt
+    binary_matters = excel or not other
     ole_parts: list[str] = []
     fields = binary = False
     for part in names:
@@ -148,7 +157,9 @@ def _survey(zf: zipfile.ZipFile) -> PackageSurvey | None:
             binary = True
             continue
         text = content.replace(b"\x00", b"").lower()
-        fields = any(marker in text for marker in _FIELD_MARKERS)
+        head = text[:300]
+        odd = b"encoding" in head and not _PLAIN_ENCODING_RE.search(head)
+        fields = odd or any(marker in text for marker in _FIELD_MARKERS)
     return PackageSurvey(tuple(ole_parts), fields or (binary and binary_matters))
 
 
