@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -119,6 +120,9 @@ class NotWindowsEvent(ValueError):
 
 def text(value: Any) -> str | None:
     """A field value as the text the event shows (``#text`` nodes unwrapped)."""
+    kind = type(value)
+    if kind is str or kind is int:  # the common cases first
+        return str(value)
     if value is None:
         return None
     if isinstance(value, str):
@@ -173,30 +177,31 @@ def _data_items(data: Any) -> Iterator[tuple[str | None, Any]]:
 
 def _event_data(event_data: Any, record: Record) -> None:
     """Fill ``winlog.event_data.*``: named fields verbatim, unnamed ones as Data and paramN."""
-    if not isinstance(event_data, dict | Mapping):
+    if type(event_data) is not dict and not isinstance(event_data, Mapping):
         if event_data is not None:
             record[f"{EVENT_DATA}Data"] = text(event_data)
         return
+    prefix = EVENT_DATA
     unnamed: list[str] = []
     for key, value in event_data.items():
-        if type(value) is str and key != "Data":  # the common case, first
-            if not key.startswith(("#", "@")):
-                record[EVENT_DATA + key] = value
-            continue
-        if key.startswith("#") or key.startswith("@"):
-            continue
-        if key == "Data":
-            for name, item in _data_items(value):
-                if name is None:
-                    unnamed.append(text(item) or "")
-                else:
-                    record[f"{EVENT_DATA}{name}"] = text(item)
+        kind = type(value)
+        if key == "Data" or (key and key[0] in "#@"):
+            if key == "Data":
+                for name, item in _data_items(value):
+                    if name is None:
+                        unnamed.append(text(item) or "")
+                    else:
+                        record[f"{prefix}{name}"] = text(item)
+        elif kind is str:  # the common case
+            record[prefix + key] = value
+        elif kind is int:
+            record[prefix + key] = str(value)
         else:
-            record[f"{EVENT_DATA}{key}"] = text(value)
+            record[prefix + key] = text(value)
     if unnamed:
-        record[f"{EVENT_DATA}Data"] = "\n".join(unnamed)
+        record[f"{prefix}Data"] = "\n".join(unnamed)
         for i, item in enumerate(unnamed, start=1):
-            record[f"{EVENT_DATA}param{i}"] = item
+            record[f"{prefix}param{i}"] = item
 
 
 def _user_data(user_data: Any, record: Record, prefix: str = USER_DATA) -> None:
@@ -217,36 +222,62 @@ def _user_data(user_data: Any, record: Record, prefix: str = USER_DATA) -> None:
             record[f"{prefix}{key}"] = text(value)
 
 
+def _attr_text(node: Any, name: str) -> str | None:
+    """``text(_attr(node, name))``, with the evtx ``#attributes`` spelling first."""
+    if type(node) is dict:
+        attrs = node.get("#attributes")
+        if type(attrs) is dict and name in attrs:
+            value = attrs[name]
+            return value if type(value) is str else text(value)
+    return text(_attr(node, name))
+
+
 def record_from_event_json(doc: Mapping[str, Any], where: str) -> Record:
     """A flat record from the evtx/evtx_dump JSON shape ``{"Event": {"System": …}}``."""
     event = doc.get("Event", doc)
     system = event.get("System") if isinstance(event, Mapping) else None
     if not isinstance(system, Mapping):
         raise NotWindowsEvent("no Event.System object")
-    event_id = system.get("EventID")
-    provider = system.get("Provider")
-    created = system.get("TimeCreated")
-    execution = system.get("Execution")
-    security = system.get("Security")
+    get = system.get
+    created = get("TimeCreated")
+    if type(created) is dict:
+        attrs = created.get("#attributes")
+        if type(attrs) is dict and "SystemTime" in attrs:
+            value = attrs["SystemTime"]
+        else:
+            value = _attr(created, "SystemTime")
+        stamp = value if type(value) is str and value else text(value or None)
+    else:
+        stamp = text(
+            _attr(created, "SystemTime") or (created if isinstance(created, str) else None)
+        )
+    event_id = get("EventID")
+    channel = get("Channel")
+    record_id = get("EventRecordID")
+    computer = get("Computer")
+    execution = get("Execution")
+    level = get("Level")
+    task = get("Task")
+    keywords = get("Keywords")
     record: Record = {
         WHERE: where,
-        TIMESTAMP: text(
-            _attr(created, "SystemTime") or (created if isinstance(created, str) else None)
-        ),
-        CODE: text(event_id),
-        CHANNEL: text(system.get("Channel")),
-        PROVIDER: text(_attr(provider, "Name")),
-        RECORD_ID: text(system.get("EventRecordID")),
-        COMPUTER: text(system.get("Computer")),
-        "winlog.process.pid": text(_attr(execution, "ProcessID")),
-        "winlog.process.thread.id": text(_attr(execution, "ThreadID")),
-        "winlog.user.identifier": text(_attr(security, "UserID")),
-        "winlog.level": text(system.get("Level")),
-        "winlog.task": text(system.get("Task")),
-        "winlog.keywords": text(system.get("Keywords")),
+        TIMESTAMP: stamp,
+        CODE: str(event_id) if type(event_id) is int else text(event_id),
+        CHANNEL: channel if type(channel) is str else text(channel),
+        PROVIDER: _attr_text(get("Provider"), "Name"),
+        RECORD_ID: str(record_id) if type(record_id) is int else text(record_id),
+        COMPUTER: computer if type(computer) is str else text(computer),
+        "winlog.process.pid": _attr_text(execution, "ProcessID"),
+        "winlog.process.thread.id": _attr_text(execution, "ThreadID"),
+        "winlog.user.identifier": _attr_text(get("Security"), "UserID"),
+        "winlog.level": str(level) if type(level) is int else text(level),
+        "winlog.task": str(task) if type(task) is int else text(task),
+        "winlog.keywords": keywords if type(keywords) is str else text(keywords),
     }
     _event_data(event.get("EventData"), record)
-    _user_data(event.get("UserData"), record)
+    user_data = event.get("UserData")
+    if user_data is not None:
+        _user_data(user_data, record)
     return record
 
 
@@ -411,15 +442,24 @@ def _batch(
 def _frame_batch(
     frame: pl.DataFrame, ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
-    frame = frame.with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
-    missing = frame.filter(pl.col(TIMESTAMP).is_null())
-    for where in missing[WHERE].to_list():
-        report.skip(where, "event has no valid TimeCreated")
-    frame = frame.filter(pl.col(TIMESTAMP).is_not_null())
+    """Time, ECS fields and the required columns of a text frame, in one polars query.
+
+    The ECS fields are row by row, so they are computed before the rows without
+    a valid time are counted and dropped.
+    """
+    relevant = frozenset(c for c in frame.columns if c in _ECS_INPUTS)
+    lazy = frame.lazy().with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
+    for stage in _ecs_plan(relevant):
+        lazy = lazy.with_columns(stage)
+    frame = lazy.collect()
+    if frame.get_column(TIMESTAMP).null_count():
+        missing = frame.filter(pl.col(TIMESTAMP).is_null())
+        for where in missing.get_column(WHERE).to_list():
+            report.skip(where, "event has no valid TimeCreated")
+        frame = frame.filter(pl.col(TIMESTAMP).is_not_null())
     if frame.height == 0:
         return None
-    frame = add_ecs(frame).drop(WHERE)
-    return finish(frame, dataset=DATASET, ctx=ctx, path=path)
+    return finish(frame.drop(WHERE), dataset=DATASET, ctx=ctx, path=path)
 
 
 def _frame(records: list[Record]) -> pl.DataFrame:
@@ -435,42 +475,78 @@ def _frame(records: list[Record]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
 
 
-def add_ecs(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add host, event id and the ECS fields of ``ECS_FROM_EVENT_DATA`` to a Windows frame."""
-    mapping = {
+# ECS column → the text columns it is taken from, first non-blank wins.
+_ECS_SOURCES: Mapping[str, tuple[str, ...]] = {
+    **{
         ecs: tuple(f"{EVENT_DATA}{f}" for f in fields)
         for ecs, fields in ECS_FROM_EVENT_DATA.items()
-    }
-    mapping["dns.question.name"] = (*mapping["dns.question.name"], f"{USER_DATA}QueryName")
-    frame = add_mapped(frame, mapping)
+    },
+    "dns.question.name": (f"{EVENT_DATA}QueryName", f"{USER_DATA}QueryName"),
+}
+_HASHES = f"{EVENT_DATA}Hashes"
+# Every column the ECS fields are computed from.
+_ECS_INPUTS = frozenset(
+    {*_ECS_SOURCES, *(c for cs in _ECS_SOURCES.values() for c in cs)}
+    | {COMPUTER, HOST_NAME, RECORD_ID, WHERE, _HASHES}
+)
+
+
+def add_ecs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add host, event id and the ECS fields of ``ECS_FROM_EVENT_DATA`` to a Windows frame."""
+    frame = add_mapped(frame, _ECS_SOURCES)
+    exprs = _ecs_exprs(frozenset(c for c in frame.columns if c in _ECS_INPUTS))
+    return frame.with_columns(exprs)
+
+
+@lru_cache(maxsize=256)
+def _ecs_plan(present: frozenset[str]) -> tuple[list[pl.Expr], ...]:
+    """``add_ecs`` as expression stages for a frame of text columns ``present``.
+
+    Only the names of ``_ECS_INPUTS`` matter, so a few plans serve every
+    batch: the expressions are built once, not once per file.
+    """
+    mapped: list[pl.Expr] = []
+    after = set(present)
+    for target, sources in _ECS_SOURCES.items():
+        names = [n for n in (target, *sources) if n in present]
+        if not names:
+            continue
+        blanked = [null_if_blank(pl.col(n)) for n in names]
+        mapped.append((pl.coalesce(blanked) if len(blanked) > 1 else blanked[0]).alias(target))
+        after.add(target)
+    stages = [mapped] if mapped else []
+    return (*stages, _ecs_exprs(frozenset(after)))
+
+
+def _ecs_exprs(columns: frozenset[str]) -> list[pl.Expr]:
+    """Host, event id, integers, process names and hashes, for a frame with ``columns``."""
     exprs: list[pl.Expr] = [
         pl.coalesce(
-            [null_if_blank(pl.col(c)) for c in (COMPUTER, HOST_NAME) if c in frame.columns]
+            [null_if_blank(pl.col(c)) for c in (COMPUTER, HOST_NAME) if c in columns]
             or [pl.lit(None, dtype=pl.String)]
         ).alias(HOST_NAME),
     ]
-    ids = [null_if_blank(pl.col(c)) for c in (RECORD_ID, WHERE) if c in frame.columns]
+    ids = [null_if_blank(pl.col(c)) for c in (RECORD_ID, WHERE) if c in columns]
     if ids:
         exprs.append(pl.coalesce(ids).alias(EVENT_ID))
-    exprs += [_integer(pl.col(c)).alias(c) for c in _INTEGER_COLUMNS if c in frame.columns]
-    if "process.executable" in frame.columns:
+    exprs += [_integer(pl.col(c)).alias(c) for c in _INTEGER_COLUMNS if c in columns]
+    if "process.executable" in columns:
         exprs.append(pl.col("process.executable").str.extract(r"([^\\/]+)$").alias("process.name"))
-    if "process.parent.executable" in frame.columns:
+    if "process.parent.executable" in columns:
         exprs.append(
             pl.col("process.parent.executable")
             .str.extract(r"([^\\/]+)$")
             .alias("process.parent.name")
         )
-    hashes = f"{EVENT_DATA}Hashes"
-    if hashes in frame.columns:
+    if _HASHES in columns:
         for algo in ("md5", "sha1", "sha256", "imphash"):
             exprs.append(
-                pl.col(hashes)
+                pl.col(_HASHES)
                 .str.extract(rf"(?i)(?:^|,){algo}=([0-9a-f]+)")
                 .str.to_lowercase()
                 .alias(f"hash.{algo}")
             )
-    return frame.with_columns(exprs)
+    return exprs
 
 
 def _integer(expr: pl.Expr) -> pl.Expr:
