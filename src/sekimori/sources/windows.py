@@ -439,6 +439,10 @@ def _batch(
     return _frame_batch(_frame(records), ctx, path, report)
 
 
+# TimeCreated text as a UTC datetime: one expression for every batch.
+_STAMP = iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP)
+
+
 def _frame_batch(
     frame: pl.DataFrame, ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
@@ -448,7 +452,7 @@ def _frame_batch(
     a valid time are counted and dropped.
     """
     relevant = frozenset(c for c in frame.columns if c in _ECS_INPUTS)
-    lazy = frame.lazy().with_columns(iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP))
+    lazy = frame.lazy().with_columns(_STAMP)
     for stage in _ecs_plan(relevant):
         lazy = lazy.with_columns(stage)
     frame = lazy.collect()
@@ -459,12 +463,22 @@ def _frame_batch(
         frame = frame.filter(pl.col(TIMESTAMP).is_not_null())
     if frame.height == 0:
         return None
-    return finish(frame.drop(WHERE), dataset=DATASET, ctx=ctx, path=path)
+    frame.drop_in_place(WHERE)
+    return finish(frame, dataset=DATASET, ctx=ctx, path=path)
+
+
+# Below this many records polars builds the frame from the records faster itself.
+_SMALL_FRAME = 128
 
 
 def _frame(records: list[Record]) -> pl.DataFrame:
     """Records as a text frame, columns in first-seen order (built column by column)."""
     n = len(records)
+    if n < _SMALL_FRAME:
+        order: dict[str, None] = {WHERE: None, TIMESTAMP: None}
+        for record in records:
+            order.update(dict.fromkeys(record))
+        return pl.from_dicts(records, schema=dict.fromkeys(order, pl.String))
     columns: dict[str, list[str | None]] = {WHERE: [None] * n, TIMESTAMP: [None] * n}
     for i, record in enumerate(records):
         for key, value in record.items():
