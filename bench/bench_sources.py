@@ -1,21 +1,29 @@
-"""Reading speed of the Zeek TSV/JSON and Winlogbeat sources on synthetic logs.
+"""Reading speed of the sources: Zeek TSV/JSON, Winlogbeat, evtx JSON lines and EVTX.
 
-Usage: .venv/bin/python bench/bench_sources.py [ROWS]   (default 5,000,000 conn rows)
-Writes the synthetic logs to a temporary folder (ROWS conn rows, ROWS/25
+Usage: .venv/bin/python bench/bench_sources.py [ROWS] [--windows]
+(default 5,000,000 conn rows; ``--windows`` runs only the Windows part)
+
+Writes synthetic logs to a temporary folder (ROWS conn rows, ROWS/25
 Winlogbeat events), reads them with read_file and prints rows, seconds and
-rows per second.
+rows per second. When ../shared/data is there, it also reads every EVTX of
+EVTX-ATTACK-SAMPLES, and those events ten times over as evtx_dump JSON lines
+(fresh EventRecordIDs, 82,550 events): the input of ``sekimori hunt`` runs.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
+from evtx import PyEvtxParser
 
-from sekimori.sources import ReadContext, read_file
+from sekimori.sources import ReadContext, iter_files, read_file
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "evtx" / "EVTX-ATTACK-SAMPLES"
 
 HEADER = """#separator \\x09
 #set_separator\t,
@@ -84,35 +92,68 @@ def winlogbeat_frame(rows: int) -> pl.DataFrame:
     )
 
 
-def timed(path: Path) -> None:
+def timed(path: Path, label: str | None = None) -> None:
+    """Read ``path`` (a file or a folder) and print rows, wall and CPU seconds, rows/s."""
     start = time.perf_counter()
-    rows = 0
-    for item in read_file(path, ReadContext(batch_size=50_000)):
-        rows += len(item.batch)
+    cpu = time.process_time()
+    rows = skipped = errors = 0
+    for file in iter_files([path]):
+        for item in read_file(file, ReadContext(batch_size=50_000)):
+            rows += len(item.batch)
+        skipped += item.report.skipped
+        errors += item.report.error is not None
     elapsed = time.perf_counter() - start
-    report = item.report
+    cpu = time.process_time() - cpu
     print(
-        f"{path.name}: {rows:,} rows in {elapsed:.1f} s ({rows / elapsed:,.0f}/s), "
-        f"skipped {report.skipped}, error {report.error}"
+        f"{label or path.name}: {rows:,} rows in {elapsed:.2f} s, cpu {cpu:.2f} s "
+        f"({rows / elapsed:,.0f}/s), skipped {skipped}, errors {errors}"
     )
 
 
+def evtx_json_lines(target: Path, copies: int = 10) -> None:
+    """The EVTX samples as ``evtx_dump -o jsonl`` lines, ``copies`` times with fresh record ids."""
+    docs = [
+        json.loads(record["data"])
+        for path in sorted(SAMPLES.rglob("*.evtx"))
+        for record in PyEvtxParser(str(path)).records_json()
+    ]
+    with target.open("w", encoding="utf-8") as fh:
+        for copy in range(copies):
+            for n, doc in enumerate(docs):
+                doc["Event"]["System"]["EventRecordID"] = copy * len(docs) + n + 1
+                fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def windows(tmp: Path) -> None:
+    """EVTX files and evtx JSON lines, when the public samples are there."""
+    if not SAMPLES.is_dir():
+        print(f"no EVTX samples at {SAMPLES}: Windows part left out")
+        return
+    timed(SAMPLES, "EVTX-ATTACK-SAMPLES (evtx files)")
+    lines = tmp / "events.jsonl"
+    evtx_json_lines(lines)
+    timed(lines, "events.jsonl (evtx JSON lines)")
+
+
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000_000
-    frame = conn_frame(rows)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    rows = int(args[0]) if args else 5_000_000
     with tempfile.TemporaryDirectory() as tmp:
-        tsv = Path(tmp) / "conn.log"
-        with tsv.open("w") as fh:
-            fh.write(HEADER)
-        with tsv.open("a") as fh:
-            frame.write_csv(fh, separator="\t", include_header=False, quote_style="never")
-        timed(tsv)
-        ndjson = Path(tmp) / "conn.json"
-        frame.with_columns(pl.lit("conn").alias("_path")).write_ndjson(ndjson)
-        timed(ndjson)
-        events = Path(tmp) / "winlogbeat.ndjson"
-        winlogbeat_frame(max(1, rows // 25)).write_ndjson(events)
-        timed(events)
+        if "--windows" not in sys.argv:
+            frame = conn_frame(rows)
+            tsv = Path(tmp) / "conn.log"
+            with tsv.open("w") as fh:
+                fh.write(HEADER)
+            with tsv.open("a") as fh:
+                frame.write_csv(fh, separator="\t", include_header=False, quote_style="never")
+            timed(tsv)
+            ndjson = Path(tmp) / "conn.json"
+            frame.with_columns(pl.lit("conn").alias("_path")).write_ndjson(ndjson)
+            timed(ndjson)
+            events = Path(tmp) / "winlogbeat.ndjson"
+            winlogbeat_frame(max(1, rows // 25)).write_ndjson(events)
+            timed(events)
+        windows(Path(tmp))
 
 
 if __name__ == "__main__":
