@@ -366,12 +366,13 @@ def record_from_flat(doc: Mapping[str, Any], where: str) -> Record:
         COMPUTER: text(doc.get("Hostname") or doc.get("Computer")),
         "message": text(doc.get("Message")),
     }
+    prefix = EVENT_DATA
     for key, value in doc.items():
         if key in _FLAT_SYSTEM:
             continue
         if key == "EventType" and value in _NXLOG_EVENT_TYPES:
             continue
-        record[f"{EVENT_DATA}{key}"] = text(value)
+        record[prefix + key] = value if type(value) is str else text(value)
     return record
 
 

@@ -22,10 +22,9 @@ from sekimori.sources.container import open_members
 from sekimori.sources.jsonrecords import iter_stream_objects
 from sekimori.sources.windows import (
     NotWindowsEvent,
-    Record,
+    WindowsBatcher,
     record_from_flat,
     record_from_winlogbeat,
-    windows_batches,
 )
 
 _OBJECT = re.compile(rb"^\s*\[?\s*\{")
@@ -52,17 +51,15 @@ class WinlogbeatSource(Source):
     def read(self, path: Path, ctx: ReadContext, report: ReadReport) -> Iterator[EventBatch]:
         """Every object as a ``windows`` event; other objects are counted as skipped."""
         for member in open_members(path, report):
-            records: list[Record] = []
+            batcher = WindowsBatcher(ctx, str(path), report)
             for line, doc in iter_stream_objects(member.stream, member.where, report):
                 where = f"{member.where}:{line}"
                 try:
                     shipped = "winlog" in doc or "log_name" in doc
                     parse = record_from_winlogbeat if shipped else record_from_flat
-                    records.append(parse(doc, where))
+                    record = parse(doc, where)
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))
-                if len(records) >= ctx.batch_size:
-                    yield from windows_batches(records, ctx, str(path), report)
-                    records = []
-            if records:
-                yield from windows_batches(records, ctx, str(path), report)
+                    continue
+                yield from batcher.add(record)
+            yield from batcher.flush()
