@@ -54,7 +54,8 @@ class EvtxSource(Source):
         for where, parser in _parsers(path, report):
             batcher = WindowsBatcher(ctx, str(path), report)
             for record in _records(parser, where, report):
-                yield from batcher.add(record)
+                if batcher.take(record):
+                    yield from batcher.flush()
             yield from batcher.flush()
         if is_plain(path):
             _check_size(path, report)

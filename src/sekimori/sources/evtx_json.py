@@ -43,5 +43,6 @@ class EvtxJsonSource(Source):
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))
                     continue
-                yield from batcher.add(record)
+                if batcher.take(record):
+                    yield from batcher.flush()
             yield from batcher.flush()

@@ -407,16 +407,22 @@ class WindowsBatcher:
         self._records: list[Record] = []
         self._parts: list[pl.DataFrame] = []
         self._count = 0
+        self._size = max(1, ctx.batch_size)
+        self._chunk = min(CHUNK_RECORDS, self._size)
+
+    def take(self, record: Record) -> bool:
+        """Take one record; True when ``ctx.batch_size`` records are in and ``flush`` is due."""
+        records = self._records
+        records.append(record)
+        self._count += 1
+        if len(records) >= self._chunk:
+            self._parts.append(_frame(records))
+            self._records = []
+        return self._count >= self._size
 
     def add(self, record: Record) -> Iterator[EventBatch]:
         """Take one record; yield a batch when ``ctx.batch_size`` records are in."""
-        self._records.append(record)
-        self._count += 1
-        size = max(1, self.ctx.batch_size)
-        if len(self._records) >= min(CHUNK_RECORDS, size):
-            self._parts.append(_frame(self._records))
-            self._records = []
-        if self._count >= size:
+        if self.take(record):
             yield from self.flush()
 
     def flush(self) -> Iterator[EventBatch]:

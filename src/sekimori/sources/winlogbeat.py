@@ -61,5 +61,6 @@ class WinlogbeatSource(Source):
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))
                     continue
-                yield from batcher.add(record)
+                if batcher.take(record):
+                    yield from batcher.flush()
             yield from batcher.flush()
