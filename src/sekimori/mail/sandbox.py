@@ -103,8 +103,8 @@ def _renew_cpu_budget() -> None:
     used = int(usage.ru_utime + usage.ru_stime) + 1
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = used + _cpu_budget
-    if hard != resource.RLIM_INFINITY and soft > hard:
-        hard = soft + 5
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)  # the hard limit is never raised (nor lowered: renewals raise soft)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
