@@ -520,7 +520,7 @@ def add_ecs(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=256)
-def _ecs_plan(present: frozenset[str]) -> tuple[list[pl.Expr], ...]:
+def _ecs_plan(present: frozenset[str]) -> tuple[tuple[pl.Expr, ...], ...]:
     """``add_ecs`` as expression stages for a frame of text columns ``present``.
 
     Only the names of ``_ECS_INPUTS`` matter, so a few plans serve every
@@ -535,8 +535,8 @@ def _ecs_plan(present: frozenset[str]) -> tuple[list[pl.Expr], ...]:
         blanked = [null_if_blank(pl.col(n)) for n in names]
         mapped.append((pl.coalesce(blanked) if len(blanked) > 1 else blanked[0]).alias(target))
         after.add(target)
-    stages = [mapped] if mapped else []
-    return (*stages, _ecs_exprs(frozenset(after)))
+    stages = [tuple(mapped)] if mapped else []
+    return (*stages, tuple(_ecs_exprs(frozenset(after))))
 
 
 def _ecs_exprs(columns: frozenset[str]) -> list[pl.Expr]:
