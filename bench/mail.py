@@ -15,7 +15,9 @@ times, in the same run and on the same machine:
    processes with memory/CPU limits that the CLI, the hunt and the mail
    filter use), with ``--workers`` processes (default: one per CPU). The
    pool is started before the clock starts, as in the long-running mail
-   filter; its start-up time is printed on its own line;
+   filter; its start-up time is printed on its own line. Then once more
+   one message at a time (``Sandbox.scan``, as the mail filter sends each
+   mail), with the latency per message that includes the trip to a worker;
 3. olevba as a library, in one process, on every Office document in those
    messages, including the ones inside PPAP zips (extracted beforehand with
    the password from the body; the decryption is not timed for olevba):
@@ -245,6 +247,17 @@ def time_sandbox(sandbox: Sandbox, messages: list[bytes]) -> tuple[float, list[s
     return time.perf_counter() - start, [r.verdict.value for r in results]
 
 
+def time_sandbox_single(sandbox: Sandbox, messages: list[bytes]) -> tuple[float, list[float]]:
+    """One message at a time through the sandbox, as the mail filter sends them."""
+    latencies = []
+    start = time.perf_counter()
+    for i, raw in enumerate(messages):
+        t = time.perf_counter()
+        sandbox.scan(f"m{i}", "m.eml", raw)
+        latencies.append(time.perf_counter() - t)
+    return time.perf_counter() - start, latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("messages", type=int, nargs="?", default=1000)
@@ -266,7 +279,7 @@ def main() -> int:
         f"{os.cpu_count()} CPUs"
     )
 
-    scans, olevbas, sandboxes = [], [], []
+    scans, olevbas, sandboxes, singles = [], [], [], []
     with Sandbox(SandboxLimits(workers=args.workers)) as sandbox:
         start = time.perf_counter()
         sandbox.start()
@@ -276,9 +289,11 @@ def main() -> int:
             scans.append(time_scan(messages))
             olevbas.append(time_olevba(files))
             sandboxes.append(time_sandbox(sandbox, messages))
+            singles.append(time_sandbox_single(sandbox, messages))
     scan_total, scan_cpu, latencies, verdicts = min(scans, key=lambda r: r[0])
     olevba_total, olevba_cpu, olevba_latencies = min(olevbas, key=lambda r: r[0])
     sandbox_total, sandboxed = min(sandboxes, key=lambda r: r[0])
+    single_total, single_latencies = min(singles, key=lambda r: r[0])
     counts = {v: verdicts.count(v) for v in sorted(set(verdicts))}
     agree = sum(1 for a, b in zip(verdicts, sandboxed, strict=True) if a == b)
 
@@ -296,6 +311,16 @@ def main() -> int:
         )
     )
     print(row("sekimori scan, sandbox workers", str(args.workers), n, sandbox_total, [], nfiles))
+    print(
+        row(
+            "sekimori scan, sandbox, one at a time",
+            "1+1",
+            n,
+            single_total,
+            single_latencies,
+            nfiles,
+        )
+    )
     print(
         row(
             "olevba library, same files, per file",
