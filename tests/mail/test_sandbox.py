@@ -89,3 +89,9 @@ def test_a_failing_batch_costs_only_its_own_target(sandbox: Sandbox, tmp_path) -
     assert [r.file for r in results] == ["a.eml", str(stuck), "b.eml"]
     assert [r.verdict for r in results] == [Verdict.CLEAN, Verdict.UNSCANNABLE, Verdict.CLEAN]
     assert results[1].reasons[0].id == "scan.timeout"
+
+
+def test_start_brings_every_worker_up_before_the_first_job() -> None:
+    with Sandbox(SandboxLimits(workers=2, timeout=5.0)) as box:
+        assert box.start()
+        assert box.call(hostile.echo, 3).value == 3

@@ -179,13 +179,21 @@ class Sandbox:
         with contextlib.suppress(OSError):
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def start(self) -> None:
-        """Start every worker now and wait until each has run a job."""
-        jobs = [(_ready, ()) for _ in range(self.limits.workers)]
+    def start(self) -> bool:
+        """Start every worker now and wait until each has run a job.
+
+        False when they could not start; the pool is then rebuilt at the next job.
+        """
         pool = self._get_pool()
-        futures = [pool.submit(_budgeted, func, *args) for func, args in jobs]
-        for future in futures:
-            future.result(timeout=max(60.0, self.limits.timeout))
+        try:
+            futures = [pool.submit(_budgeted, _ready) for _ in range(self.limits.workers)]
+            for future in futures:
+                future.result(timeout=max(60.0, self.limits.timeout))
+        except (BrokenProcessPool, FutureTimeout, RuntimeError, OSError) as exc:
+            log.warning("scan workers did not start: %s", exc)
+            self._kill(pool)
+            return False
+        return True
 
     def close(self) -> None:
         """Stop the workers."""
