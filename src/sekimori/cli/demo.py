@@ -13,10 +13,10 @@ from sekimori.cli.console import table_console
 from sekimori.cli.serve import console_url, run_console
 from sekimori.errors import SekimoriError
 from sekimori.model import Incident
-from sekimori.pipeline import HuntOptions, HuntResult, run_hunt
 
 if TYPE_CHECKING:
     from sekimori.demo.generate import DemoManifest
+    from sekimori.pipeline import HuntResult
     from sekimori.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ def _fail(exc: SekimoriError) -> typer.Exit:
 
 def hunt_demo(manifest: DemoManifest, tenant: str = "default") -> HuntResult:
     """Run the hunt over the demo's inputs with its feeds and site file."""
+    from sekimori.pipeline import HuntOptions, run_hunt
+
     options = HuntOptions(
         intel_files=list(manifest.intel_files),
         config_file=manifest.config_file,

@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,7 +17,9 @@ from rich.table import Table
 from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
 from sekimori.model import Finding, Incident, Severity, iso
-from sekimori.pipeline import HuntOptions, HuntResult, run_hunt, total_size
+
+if TYPE_CHECKING:
+    from sekimori.pipeline import HuntOptions, HuntResult
 
 # Below this many bytes a run is quick enough that a progress bar only flickers.
 PROGRESS_MIN_BYTES = 20_000_000
@@ -118,6 +120,9 @@ def hunt(
         sekimori hunt Security.evtx zeek/ --intel feodo.csv --config site.toml --json
     """
     floor = _severity(min_severity)
+    # Imported here: the pipeline (polars, pySigma) is not needed by other commands.
+    from sekimori.pipeline import HuntOptions
+
     options = HuntOptions(
         rule_dirs=list(rules or []),
         use_default_rules=not no_default_rules,
@@ -150,6 +155,8 @@ def hunt(
 
 
 def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
+    from sekimori.pipeline import run_hunt, total_size
+
     total = total_size(paths)
     if total < PROGRESS_MIN_BYTES or not err.is_terminal:
         return run_hunt(paths, options)

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +15,10 @@ from sekimori.errors import SekimoriError
 from sekimori.intel.export import FORMATS, build_blocklist, render
 from sekimori.intel.feeds import read_feed
 from sekimori.intel.indicator import Indicator
-from sekimori.intel.store import IntelStore
 from sekimori.model import iso
+
+if TYPE_CHECKING:
+    from sekimori.intel.store import IntelStore
 
 intel_app = typer.Typer(
     name="intel",
@@ -50,6 +52,9 @@ def _site(config: Path | None) -> SiteConfig:
 
 
 def _store(path: Path | None) -> IntelStore:
+    # Imported here: SQLAlchemy is not needed by the other commands.
+    from sekimori.intel.store import IntelStore
+
     try:
         return IntelStore(path)
     except SekimoriError as exc:
