@@ -11,6 +11,7 @@ selections matched and which fields they read (the finding's evidence).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,17 +29,32 @@ from sigma.conditions import (
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.rule.detection import SigmaDetections
-from sigma.types import SigmaNull, SigmaRegularExpression, SigmaString, SigmaType
+from sigma.types import (
+    SigmaBool,
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaType,
+)
 
-from sekimori.detect.sigma.fields import LOWER_PREFIX
+from sekimori.detect.sigma.fields import LOWER_PREFIX, column_name, lower_name
 from sekimori.detect.sigma.logsource import Variant, variants_for
 from sekimori.detect.sigma.prefilter import Requirement, requirement
-from sekimori.detect.sigma.values import Needs, ValueCompiler
+from sekimori.detect.sigma.values import Needs, ValueCompiler, merge_parts, shape
 from sekimori.errors import RuleError
 from sekimori.model import Severity
 
 _TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
 _OTHER_ATTACK_IDS = re.compile(r"^[gsm]\d{4}$")
+
+# Output name of an evidence test that is a plain comparison (see ``plain_test``).
+_PLAIN = "\x1esigma-plain\x1e"
+
+PlainTest = tuple[tuple[str, str, str], ...]
+"""Alternatives (column, op, text), ``op`` one of eq, contains, startswith, endswith, any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +209,9 @@ class RuleCompiler:
             for n, value in enumerate(item.value):
                 label = _plain(original[n] if aligned else value)
                 test = self.values.field_values(item.field, [value], False, Needs())
+                plain = _plain_alternatives(item.field, value)
+                if plain is not None:
+                    test = test.alias(_PLAIN + json.dumps(plain))
                 yield item.field, label, test
 
     def _detection(self, detection: SigmaDetection, needs: Needs) -> pl.Expr:
@@ -252,6 +271,59 @@ def _collect(
     detection: SigmaDetection,
 ) -> tuple[tuple[str, str, pl.Expr], ...]:
     return tuple(build(detection))
+
+
+def _plain_alternatives(fieldname: str, value: SigmaType) -> PlainTest | None:
+    """``value`` as comparisons of one field's text, or None when it is more than that.
+
+    The same shapes as ``values.ValueCompiler`` tests: strings (lower-cased
+    unless cased) without inner wildcards, numbers and booleans, each
+    alternative of an expansion (``windash``, ``base64offset``). Subclasses
+    (``SigmaTimestampPart`` is a number) are not plain.
+    """
+    kind = type(value)
+    if isinstance(value, SigmaExpansion):
+        out: list[tuple[str, str, str]] = []
+        for inner in value.values:
+            alternatives = _plain_alternatives(fieldname, inner)
+            if alternatives is None:
+                return None
+            out.extend(alternatives)
+        return tuple(out)
+    if isinstance(value, SigmaString) and kind in (SigmaString, SigmaCasedString):
+        if value.contains_placeholder():
+            return None
+        if kind is SigmaCasedString:
+            column, parts = column_name(fieldname), merge_parts(value)
+        else:
+            column, parts = lower_name(fieldname), merge_parts(value.lower())
+        op, text = shape(parts)
+        return None if op == "regex" else ((column, op, text),)
+    if isinstance(value, SigmaBool) and kind is SigmaBool:
+        return ((lower_name(fieldname), "eq", "true" if value.boolean else "false"),)
+    if isinstance(value, SigmaNumber) and kind is SigmaNumber:
+        return ((lower_name(fieldname), "eq", str(value.number)),)
+    return None
+
+
+def plain_test(test: pl.Expr) -> PlainTest | None:
+    """The comparisons an evidence test (``Selection.value_tests``) stands for, if plain.
+
+    Plain tests (a literal compared with one field's text: equal, contains,
+    starts or ends with, exists) carry their comparisons in their output
+    name, which survives serialization, so they can be decided on a few
+    values without polars; None for the others (regular expressions,
+    numbers compared, CIDR, field references, null …).
+    """
+    name = test.meta.output_name(raise_if_undetermined=False)
+    if name is None or not name.startswith(_PLAIN):
+        return None
+    return _decode(name)
+
+
+@cache
+def _decode(name: str) -> PlainTest:
+    return tuple((str(c), str(op), str(t)) for c, op, t in json.loads(name.removeprefix(_PLAIN)))
 
 
 def _plain(value: object) -> str:

@@ -12,12 +12,12 @@ the fields they read, on the matched rows only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from sekimori.detect.sigma.compiler import CompiledRule
+from sekimori.detect.sigma.compiler import CompiledRule, PlainTest, plain_test
 from sekimori.detect.sigma.fields import (
     CANONICAL_PREFIX,
     KEYWORD_COLUMN,
@@ -236,18 +236,6 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
     ).to_dict(as_series=False)
     canonical = sorted({column_name(f) for rule in fired for f in rule.needs.raw})
     rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
-    value_tests = [
-        (rule.key, sel.name, fname, label, f"{rule.key}\x1fv{n}", test)
-        for rule in fired
-        for sel in rule.selections
-        for n, (fname, label, test) in enumerate(sel.value_tests())
-    ]
-    value_flags = matched.select(
-        [
-            test.fill_null(False).alias(f"{alias}\x1f{sel}")
-            for _k, sel, _f, _l, alias, test in value_tests
-        ]
-    ).to_dict(as_series=False)
     out = []
     for rule in fired:
         idx = [j for j, hit in enumerate(hit_lists[rule.key]) if hit]
@@ -255,24 +243,111 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
             (sel.name, sel_flags[f"{rule.key}\x1f{n}"]) for n, sel in enumerate(rule.selections)
         ]
         selections = tuple(tuple(name for name, col in columns if col[j]) for j in idx)
-        tests = [t for t in value_tests if t[0] == rule.key]
-        values = []
-        for j, names in zip(idx, selections, strict=True):
-            found: dict[str, list[str]] = {}
-            for _key, sel_name, fname, label, alias, _test in tests:
-                if sel_name in names and value_flags[f"{alias}\x1f{sel_name}"][j]:
-                    found.setdefault(fname, []).append(label)
-            values.append(found)
-        out.append(
-            Match(
-                rule=rule,
-                rows=rows,
-                indices=tuple(idx),
-                selections=selections,
-                values=tuple(values),
-            )
-        )
+        out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
+    return _with_values(out, matched)
+
+
+@dataclass(frozen=True, slots=True)
+class _ValueTest:
+    """One value of a selection, decided in Python (``plain``) or by a polars column."""
+
+    selection: str
+    field: str
+    label: str
+    plain: PlainTest | None
+    column: str | None
+
+
+_COMPARE: Mapping[str, Callable[[str, str], bool]] = {
+    "eq": str.__eq__,
+    "contains": str.__contains__,
+    "startswith": str.startswith,
+    "endswith": str.endswith,
+    "any": lambda _value, _text: True,
+}
+
+
+def _with_values(matches: list[Match], matched: pl.DataFrame) -> list[Match]:
+    """``matches`` with, per row, the rule values that matched in its true selections.
+
+    Only the selections true on some row of a rule are looked at. Plain tests
+    (a literal and one field, ``compiler.plain_test``) are decided in Python on
+    the row's value; the others are evaluated by polars on ``matched``.
+    """
+    present = set(matched.columns)
+    exprs: list[pl.Expr] = []
+    per_match: list[list[_ValueTest]] = []
+    for match in matches:
+        rule = match.rule
+        true = {name for names in match.selections for name in names}
+        tests: list[_ValueTest] = []
+        for sel in rule.selections:
+            if sel.name not in true:
+                continue
+            for n, (fname, label, expr) in enumerate(sel.value_tests()):
+                plain = plain_test(expr)
+                if plain is not None and all(c in present for c, _op, _t in plain):
+                    tests.append(_ValueTest(sel.name, fname, label, plain, None))
+                    continue
+                alias = f"{rule.key}\x1f{sel.name}\x1fv{n}"
+                exprs.append(expr.fill_null(False).alias(alias))
+                tests.append(_ValueTest(sel.name, fname, label, None, alias))
+        per_match.append(tests)
+    flags = matched.select(exprs).to_dict(as_series=False) if exprs else {}
+    texts: dict[str, list[str | None]] = {}
+
+    def text(column: str) -> list[str | None]:
+        if column not in texts:
+            texts[column] = matched[column].to_list()
+        return texts[column]
+
+    out = []
+    for match, tests in zip(matches, per_match, strict=True):
+        # Per selection, the rows (positions in ``match``) where it is true.
+        where: dict[str, list[int]] = {}
+        for k, names in enumerate(match.selections):
+            for name in names:
+                where.setdefault(name, []).append(k)
+        distinct: dict[tuple[str, str], set[str]] = {}
+        values: list[dict[str, list[str]]] = [{} for _ in match.indices]
+        for test in tests:
+            rows = where[test.selection]
+            if test.plain is None:
+                flag = flags[str(test.column)]
+                hits = [k for k in rows if flag[match.indices[k]]]
+            else:
+                hits = _plain_hits(test, rows, match.indices, text, distinct)
+            for k in hits:
+                values[k].setdefault(test.field, []).append(test.label)
+        out.append(replace(match, values=tuple(values)))
     return out
+
+
+def _plain_hits(
+    test: _ValueTest,
+    rows: Sequence[int],
+    indices: Sequence[int],
+    text: Callable[[str], list[str | None]],
+    distinct: dict[tuple[str, str], set[str]],
+) -> list[int]:
+    """The ``rows`` (indices into ``indices``) whose value passes a comparison of ``test``.
+
+    Each comparison is made once per distinct value of the selection's rows.
+    """
+    passing: dict[str, set[str]] = {}
+    for column, op, literal in test.plain or ():
+        key = (test.selection, column)
+        if key not in distinct:
+            values = text(column)
+            distinct[key] = {v for k in rows if (v := values[indices[k]]) is not None}
+        compare = _COMPARE[op]
+        found = {v for v in distinct[key] if compare(v, literal)}
+        if found:
+            passing.setdefault(column, set()).update(found)
+    if not passing:
+        return []
+    columns = [(text(column), found) for column, found in passing.items()]
+    return [k for k in rows if any(values[indices[k]] in found for values, found in columns)]
 
 
 def _present_sources(frame: pl.DataFrame) -> tuple[set[str | None] | None, set[str] | None]:
