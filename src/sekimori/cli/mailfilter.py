@@ -114,6 +114,9 @@ def mailfilter(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     sandbox = Sandbox(SandboxLimits(workers=workers, timeout=timeout))
+    # Started before the first mail arrives, so that mail does not wait for the pool.
+    if not sandbox.start():
+        typer.echo("warning: scan workers did not start; retrying at the first mail", err=True)
     content_filter = ContentFilter(
         scanner=lambda data: _checked(sandbox.scan("smtp", "message.eml", data), index),
         reinject=smtp_reinjector(next_host, next_port),
