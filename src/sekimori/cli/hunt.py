@@ -21,6 +21,8 @@ from sekimori.model import Finding, Incident, Severity, iso
 if TYPE_CHECKING:
     from sekimori.pipeline import HuntOptions, HuntResult
 
+# Events per batch, as HuntOptions has it (not imported here: see hunt()).
+DEFAULT_BATCH_SIZE = 50_000
 # Below this many bytes a run is quick enough that a progress bar only flickers.
 PROGRESS_MIN_BYTES = 20_000_000
 REJECTED = "sigma rule not loaded: "
@@ -100,6 +102,13 @@ def hunt(
         ),
     ] = "informational",
     tenant: Annotated[str, typer.Option(help="Tenant (company) the events belong to.")] = "default",
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1000,
+            help="Events per batch: memory grows with it, per-batch work shrinks with it.",
+        ),
+    ] = DEFAULT_BATCH_SIZE,
     limit: Annotated[
         int, typer.Option(help="Rows of the findings table (all of them go to --json).")
     ] = 200,
@@ -129,6 +138,7 @@ def hunt(
         intel_files=list(intel or []),
         config_file=config,
         tenant=tenant,
+        batch_size=batch_size,
     )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
