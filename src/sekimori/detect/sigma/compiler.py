@@ -37,12 +37,13 @@ from sigma.types import (
     SigmaNumber,
     SigmaRegularExpression,
     SigmaString,
+    SigmaTimestampPart,
     SigmaType,
 )
 
 from sekimori.detect.sigma.fields import LOWER_PREFIX, column_name, lower_name
 from sekimori.detect.sigma.logsource import Variant, variants_for
-from sekimori.detect.sigma.prefilter import Requirement, requirement
+from sekimori.detect.sigma.prefilter import MIN_LITERAL, Requirement, requirement
 from sekimori.detect.sigma.values import Needs, ValueCompiler, merge_parts, shape
 from sekimori.errors import RuleError
 from sekimori.model import Severity
@@ -52,6 +53,10 @@ _OTHER_ATTACK_IDS = re.compile(r"^[gsm]\d{4}$")
 
 # Output name of an evidence test that is a plain comparison (see ``plain_test``).
 _PLAIN = "\x1esigma-plain\x1e"
+
+# Output name of a rule expression whose keyword values need one of a few literals
+# (see ``keyword_literals``).
+_KEYWORDS = "\x1esigma-keywords\x1e"
 
 PlainTest = tuple[tuple[str, str, str], ...]
 """Alternatives (column, op, text), ``op`` one of eq, contains, startswith, endswith, any."""
@@ -176,6 +181,10 @@ class RuleCompiler:
             if column.startswith(LOWER_PREFIX):
                 needs.lower.add(column.removeprefix(LOWER_PREFIX))
                 needs.raw.add(column.removeprefix(LOWER_PREFIX))
+        if needs.keywords:
+            literals = _detections_keywords(rule.detection)
+            if literals is not None:
+                expr = expr.alias(_KEYWORDS + json.dumps(sorted(literals)))
         return CompiledRule(
             key=key,
             meta=meta,
@@ -324,6 +333,84 @@ def plain_test(test: pl.Expr) -> PlainTest | None:
 @cache
 def _decode(name: str) -> PlainTest:
     return tuple((str(c), str(op), str(t)) for c, op, t in json.loads(name.removeprefix(_PLAIN)))
+
+
+def keyword_literals(rule: CompiledRule) -> tuple[str, ...] | None:
+    """Literals one of which a text field of the event holds whenever a keyword value matches.
+
+    A keyword value (a field-less value) of the rule can only match an event
+    when one of its text fields contains one of these literals, compared
+    ASCII-case-insensitively; each is ASCII, without a line break and at
+    least ``prefilter.MIN_LITERAL`` long. None when some keyword value of the
+    rule has no such literal (a regular expression, ``*``, a short or
+    non-ASCII text). Carried in the rule expression's output name, which
+    survives serialization.
+    """
+    name = rule.expr.meta.output_name(raise_if_undetermined=False)
+    if name is None or not name.startswith(_KEYWORDS):
+        return None
+    return _decode_keywords(name)
+
+
+@cache
+def _decode_keywords(name: str) -> tuple[str, ...]:
+    return tuple(str(v) for v in json.loads(name.removeprefix(_KEYWORDS)))
+
+
+def _detections_keywords(detections: SigmaDetections) -> set[str] | None:
+    found: set[str] = set()
+    for detection in detections.detections.values():
+        literals = _detection_keywords(detection)
+        if literals is None:
+            return None
+        found |= literals
+    return found
+
+
+def _detection_keywords(detection: SigmaDetection) -> set[str] | None:
+    found: set[str] = set()
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            inner = _detection_keywords(item)
+            if inner is None:
+                return None
+            found |= inner
+            continue
+        if item.field is not None:
+            continue
+        for value in item.value or [SigmaNull()]:
+            literals = _keyword_literal(value)
+            if literals is None:
+                return None
+            found |= literals
+    return found
+
+
+def _keyword_literal(value: SigmaType) -> set[str] | None:
+    """The literal a keyword value needs in one text field (as ``values`` matches keywords)."""
+    if isinstance(value, SigmaExpansion):
+        found: set[str] = set()
+        for inner in value.values:
+            literals = _keyword_literal(inner)
+            if literals is None:
+                return None
+            found |= literals
+        return found
+    if isinstance(value, SigmaString):
+        if value.contains_placeholder():
+            return None
+        parts = merge_parts(value.lower())
+        # Wildcards stand for characters other than a line break: every part of a
+        # match is in one field.
+        texts = [p for p in parts if isinstance(p, str)]
+        text = max(texts, key=len) if texts else ""
+    elif isinstance(value, SigmaNumber | SigmaBool) and not isinstance(value, SigmaTimestampPart):
+        text = str(value).lower()
+    else:
+        return None
+    if len(text) < MIN_LITERAL or not text.isascii() or "\n" in text:
+        return None
+    return {text}
 
 
 def _plain(value: object) -> str:

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 import polars as pl
 
-from sekimori.detect.sigma.compiler import CompiledRule, PlainTest, plain_test
+from sekimori.detect.sigma.compiler import (
+    CompiledRule,
+    PlainTest,
+    keyword_literals,
+    plain_test,
+)
 from sekimori.detect.sigma.fields import (
     CANONICAL_PREFIX,
     KEYWORD_COLUMN,
@@ -27,7 +33,7 @@ from sekimori.detect.sigma.fields import (
     lower_name,
 )
 from sekimori.detect.sigma.logsource import CHANNEL_COLUMN, EVENT_CODE_COLUMN, Variant
-from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs
+from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs, rust_regex_ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,19 +191,76 @@ def _columns(resolver: FieldResolver, group: RuleGroup) -> list[str]:
     return list(wanted)
 
 
-def _with_keywords(frame: pl.DataFrame) -> pl.DataFrame:
+# Characters whose lower case holds an ASCII letter ("K" Kelvin sign, "İ"): an event
+# text with one may hold a keyword literal once lower-cased.
+_LOWER_TO_ASCII = ("\u212a", "\u0130")
+
+
+def _keyword_needs(groups: Sequence[RuleGroup]) -> tuple[str, ...] | None:
+    """Literals one of which an event's text holds when some keyword value of ``groups`` matches.
+
+    None when a keyword rule has a value without such a literal: then every
+    event's text is joined.
+    """
+    literals: set[str] = set()
+    for group in groups:
+        if not group.needs.keywords:
+            continue
+        for rule in group.rules:
+            if rule.needs.keywords:
+                needed = keyword_literals(rule)
+                if needed is None:
+                    return None
+                literals.update(needed)
+    return tuple(sorted(literals))
+
+
+def _holds_any(text: pl.Expr, literals: tuple[str, ...]) -> pl.Expr:
+    """True where ``text`` holds one of the ASCII ``literals`` in any case.
+
+    Or a character whose lower case is ASCII (``_LOWER_TO_ASCII``).
+    """
+    pattern = _ascii_alternation(literals)
+    if pattern is None:
+        patterns = [*literals, *_LOWER_TO_ASCII]
+        return text.str.contains_any(patterns, ascii_case_insensitive=True)
+    return text.str.contains(pattern)
+
+
+@cache
+def _ascii_alternation(literals: tuple[str, ...]) -> str | None:
+    """One regular expression for ``_holds_any`` (faster than Aho-Corasick here), if valid."""
+    alternation = "|".join(pl.escape_regex(literal) for literal in literals)
+    pattern = "|".join([f"(?i-u:{alternation})", *_LOWER_TO_ASCII])
+    return pattern if rust_regex_ok(pattern) else None
+
+
+def _with_keywords(frame: pl.DataFrame, literals: Sequence[str] | None = None) -> pl.DataFrame:
     """``frame`` with the text of every field joined (and lower-cased), for keyword rules.
 
     Built once per batch for all groups; columns without a value in the batch
-    are left out of the join.
+    are left out of the join. With ``literals`` (``_keyword_needs``) the text is
+    joined only for the events where some text field contains one of them
+    (ASCII-case-insensitively); the others get none, on which every keyword
+    value is false as it would be on their text.
     """
     nulls = frame.null_count().row(0, named=True)
-    texts = [pl.col(c) for c in _text_columns(frame.schema) if nulls[c] < frame.height]
-    keyword = (
-        pl.concat_str(texts, separator="\n", ignore_nulls=True)
-        if texts
-        else pl.lit(None, dtype=pl.String)
-    )
+    names = [c for c in _text_columns(frame.schema) if nulls[c] < frame.height]
+    texts = [pl.col(c) for c in names]
+    if not texts:
+        keyword: pl.Expr | pl.Series = pl.lit(None, dtype=pl.String)
+    elif literals is None:
+        keyword = pl.concat_str(texts, separator="\n", ignore_nulls=True)
+    else:
+        hit = frame.select(
+            pl.any_horizontal([_holds_any(t, tuple(literals)) for t in texts]).fill_null(False)
+        ).to_series()
+        rows = hit.arg_true()
+        joined = frame.select(names)[rows].select(
+            pl.concat_str(texts, separator="\n", ignore_nulls=True)
+        )
+        empty = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+        keyword = empty.scatter(rows, joined.to_series())
     return frame.with_columns(keyword.alias(KEYWORD_COLUMN)).with_columns(
         pl.col(KEYWORD_COLUMN).str.to_lowercase().alias(KEYWORD_LOWER_COLUMN)
     )
@@ -391,7 +454,7 @@ def evaluate(
     if not candidates:
         return []
     if any(g.needs.keywords for g in candidates):
-        frame = _with_keywords(frame)
+        frame = _with_keywords(frame, _keyword_needs(candidates))
     masks = frame.select(
         [g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(candidates)]
     )
