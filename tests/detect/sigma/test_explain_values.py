@@ -8,7 +8,12 @@ import polars as pl
 import pytest
 from sigma.rule import SigmaRule
 
-from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, plain_test
+from sekimori.detect.sigma.compiler import (
+    CompiledRule,
+    RuleCompiler,
+    forced_selections,
+    plain_test,
+)
 from sekimori.detect.sigma.engine import Match, evaluate, group_rules
 from sekimori.detect.sigma.fields import CANONICAL_PREFIX, LOWER_PREFIX
 
@@ -231,3 +236,76 @@ def test_mixed_plain_and_polars_tests_in_one_rule() -> None:
         {"CommandLine": ["net", "use", ".exe"]},
         {"DestinationIp": ["192.168.0.0/16"], "DestinationPort": ["139"]},
     )
+
+
+def _reference_selections(match: Match) -> list[tuple[str, ...]]:
+    """Every selection evaluated by polars on the match's rows."""
+    rows = match.rows[list(match.indices)].with_columns(
+        pl.col(c).str.to_lowercase().alias(LOWER_PREFIX + c.removeprefix(CANONICAL_PREFIX))
+        for c in match.rows.columns
+        if c.startswith(CANONICAL_PREFIX)
+    )
+    flags = rows.select(s.expr.alias(s.name) for s in match.rule.selections)
+    return [tuple(n for n in flags.columns if flags[n][k]) for k in range(flags.height)]
+
+
+@pytest.mark.parametrize(
+    ("condition", "forced"),
+    [
+        ("sel and not filter", {"sel": True, "filter": False}),
+        ("1 of sel* and not 1 of filter*", {"filter": False}),
+        ("all of sel* and not filter", {"sel": True, "sel_b": True, "filter": False}),
+        ("sel or filter", {}),
+        ("not (sel or filter) and sel_b", {"sel": False, "filter": False, "sel_b": True}),
+        ("sel and (sel_b or not filter)", {"sel": True}),
+        ("not 1 of sel* and filter", {"sel": False, "sel_b": False, "filter": True}),
+    ],
+)
+def test_forced_selections_are_not_evaluated_again(condition: str, forced: dict[str, bool]) -> None:
+    rule = _compile(
+        HEAD
+        + f"""
+  sel:
+    CommandLine|contains: 'http'
+  sel_b:
+    Image|endswith: '.exe'
+  filter:
+    ParentImage|endswith: '\\\\explorer.exe'
+  condition: {condition}
+"""
+    )
+    assert dict(forced_selections(rule)) == forced
+    blob = rule.expr.meta.serialize(format="binary")
+    again = pl.Expr.deserialize(io.BytesIO(blob), format="binary")
+    assert again.meta.output_name() == rule.expr.meta.output_name()
+    frame = pl.DataFrame(
+        {
+            "event.code": ["1"] * 5,
+            "winlog.channel": ["Microsoft-Windows-Sysmon/Operational"] * 5,
+            "winlog.event_data.CommandLine": ["http://x", "cmd", "http", None, "x"],
+            "winlog.event_data.Image": ["a.exe", "b.exe", "c.exe", None, "y.dll"],
+            "winlog.event_data.ParentImage": [
+                "C:\\explorer.exe",
+                None,
+                "cmd.exe",
+                None,
+                "C:\\explorer.exe",
+            ],
+        }
+    )
+    matches = evaluate(frame, group_rules([rule]))
+    assert matches
+    for match in matches:
+        assert list(match.selections) == _reference_selections(match)
+        assert list(match.values) == _reference(match)
+
+
+def test_several_conditions_force_nothing() -> None:
+    text = HEAD + "  sel:\n    Image: x\n  filter:\n    Image: y\n"
+    rule = _compile(text + "  condition:\n    - sel and not filter\n    - filter\n")
+    assert dict(forced_selections(rule)) == {}
+
+
+def test_selections_of_sigmahq_like_rule_match_polars() -> None:
+    match = evaluate(FRAME, group_rules([_compile(LIST_RULE)]))[0]
+    assert list(match.selections) == _reference_selections(match)

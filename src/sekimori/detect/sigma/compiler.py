@@ -54,9 +54,9 @@ _OTHER_ATTACK_IDS = re.compile(r"^[gsm]\d{4}$")
 # Output name of an evidence test that is a plain comparison (see ``plain_test``).
 _PLAIN = "\x1esigma-plain\x1e"
 
-# Output name of a rule expression whose keyword values need one of a few literals
-# (see ``keyword_literals``).
-_KEYWORDS = "\x1esigma-keywords\x1e"
+# Output name of a rule expression carrying what the engine may know of the rule
+# without evaluating it (see ``keyword_literals`` and ``forced_selections``).
+_FACTS = "\x1esigma-rule\x1e"
 
 PlainTest = tuple[tuple[str, str, str], ...]
 """Alternatives (column, op, text), ``op`` one of eq, contains, startswith, endswith, any."""
@@ -181,10 +181,16 @@ class RuleCompiler:
             if column.startswith(LOWER_PREFIX):
                 needs.lower.add(column.removeprefix(LOWER_PREFIX))
                 needs.raw.add(column.removeprefix(LOWER_PREFIX))
+        facts: dict[str, object] = {}
         if needs.keywords:
             literals = _detections_keywords(rule.detection)
             if literals is not None:
-                expr = expr.alias(_KEYWORDS + json.dumps(sorted(literals)))
+                facts["keywords"] = sorted(literals)
+        forced = _forced(trees, rule.detection)
+        if forced:
+            facts["forced"] = forced
+        if facts:
+            expr = expr.alias(_FACTS + json.dumps(facts, sort_keys=True))
         return CompiledRule(
             key=key,
             meta=meta,
@@ -346,15 +352,64 @@ def keyword_literals(rule: CompiledRule) -> tuple[str, ...] | None:
     non-ASCII text). Carried in the rule expression's output name, which
     survives serialization.
     """
+    return _facts(rule).keywords
+
+
+def forced_selections(rule: CompiledRule) -> Mapping[str, bool]:
+    """Selections whose value the rule's condition fixes on every event the rule matches.
+
+    ``selection and not 1 of filter_*``: ``selection`` is true and each
+    ``filter_*`` false wherever the rule matches, so their flags need not be
+    evaluated to explain a match. Carried in the rule expression's output
+    name, which survives serialization.
+    """
+    return _facts(rule).forced
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    keywords: tuple[str, ...] | None = None
+    forced: Mapping[str, bool] = field(default_factory=dict)
+
+
+def _facts(rule: CompiledRule) -> _Facts:
     name = rule.expr.meta.output_name(raise_if_undetermined=False)
-    if name is None or not name.startswith(_KEYWORDS):
-        return None
-    return _decode_keywords(name)
+    if name is None or not name.startswith(_FACTS):
+        return _Facts()
+    return _decode_facts(name)
 
 
 @cache
-def _decode_keywords(name: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in json.loads(name.removeprefix(_KEYWORDS)))
+def _decode_facts(name: str) -> _Facts:
+    facts = json.loads(name.removeprefix(_FACTS))
+    keywords = facts.get("keywords")
+    return _Facts(
+        keywords=None if keywords is None else tuple(str(k) for k in keywords),
+        forced={str(k): bool(v) for k, v in facts.get("forced", {}).items()},
+    )
+
+
+def _forced(trees: Sequence[object], detections: SigmaDetections) -> dict[str, bool]:
+    """Selections the condition makes true (or false) wherever the rule matches."""
+    out: dict[str, bool] = {}
+
+    def walk(node: object, value: bool) -> None:
+        if isinstance(node, ConditionIdentifier):
+            out.setdefault(node.identifier, value)
+        elif isinstance(node, ConditionSelector):
+            # 'all of' true, or '1 of' false, fixes every selection it names.
+            if (node.cond_class is ConditionAND) == value:
+                for ident in node.resolve_referenced_detections(detections):
+                    out.setdefault(ident.identifier, value)
+        elif isinstance(node, ConditionNOT):
+            walk(node.args[0], not value)
+        elif isinstance(node, ConditionAND if value else ConditionOR):
+            for arg in node.args:
+                walk(arg, value)
+
+    if len(trees) == 1:
+        walk(trees[0], True)
+    return out
 
 
 def _detections_keywords(detections: SigmaDetections) -> set[str] | None:

@@ -21,6 +21,7 @@ import polars as pl
 from sekimori.detect.sigma.compiler import (
     CompiledRule,
     PlainTest,
+    forced_selections,
     keyword_literals,
     plain_test,
 )
@@ -290,22 +291,28 @@ def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFram
     positions = hits.select(pl.any_horizontal(keys)).to_series().arg_true()
     matched = sub[positions]
     hit_lists = hits[positions].to_dict(as_series=False)
-    sel_names = [
-        (rule.key, n, f"{rule.key}\x1f{n}") for rule in fired for n in range(len(rule.selections))
+    forced = {rule.key: forced_selections(rule) for rule in fired}
+    sel_exprs = [
+        sel.expr.alias(f"{rule.key}\x1f{n}")
+        for rule in fired
+        for n, sel in enumerate(rule.selections)
+        if sel.name not in forced[rule.key]
     ]
-    by_key = {rule.key: rule for rule in fired}
-    sel_flags = matched.select(
-        [by_key[key].selections[n].expr.alias(name) for key, n, name in sel_names]
-    ).to_dict(as_series=False)
+    sel_flags = matched.select(sel_exprs).to_dict(as_series=False) if sel_exprs else {}
     canonical = sorted({column_name(f) for rule in fired for f in rule.needs.raw})
     rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
     out = []
     for rule in fired:
         idx = [j for j, hit in enumerate(hit_lists[rule.key]) if hit]
+        fixed = forced[rule.key]
         columns = [
-            (sel.name, sel_flags[f"{rule.key}\x1f{n}"]) for n, sel in enumerate(rule.selections)
+            (sel.name, fixed.get(sel.name), sel_flags.get(f"{rule.key}\x1f{n}", ()))
+            for n, sel in enumerate(rule.selections)
         ]
-        selections = tuple(tuple(name for name, col in columns if col[j]) for j in idx)
+        selections = tuple(
+            tuple(name for name, value, col in columns if (col[j] if value is None else value))
+            for j in idx
+        )
         out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
     return _with_values(out, matched)
 
