@@ -10,6 +10,7 @@ from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, keyword_literals
 from sekimori.detect.sigma.engine import (
+    _holds_any,
     _keyword_needs,
     _with_keywords,
     evaluate,
@@ -186,3 +187,21 @@ def test_no_event_holds_a_literal() -> None:
     )
     assert _hits(_rule(NOT_KEYWORDS), frame) == list(range(frame.height))
     assert _hits(_rule(KEYWORDS), frame) == []
+
+
+def test_holds_any_is_ascii_case_insensitive() -> None:
+    texts = pl.Series(
+        "t",
+        [
+            "SEKURLSA::x",
+            "se\u212aurlsa::",  # Kelvin sign
+            "EO.OE.KIW\u0130",  # dotted capital I
+            "sekurlsa:",
+            "a.b(c)",  # regular-expression characters are literal
+            "axb(c)",
+            "ſekurlsa::",  # long s: its lower case is not 's'
+            None,
+        ],
+    )
+    held = pl.select(_holds_any(pl.lit(texts), ("a.b(c)", "sekurlsa::"))).to_series()
+    assert held.to_list() == [True, True, True, False, True, False, False, None]
