@@ -25,7 +25,6 @@ from sekimori.findinglog import FindingLog
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
 from sekimori.model import DEFAULT_TENANT, Incident, Severity
-from sekimori.readahead import read_ahead
 from sekimori.sources import (
     UNRECOGNIZED,
     FileBatch,
@@ -161,7 +160,7 @@ def run_hunt(
     log = result.findings
     joiner = BatchJoiner(options.batch_size)
 
-    for step in read_ahead(lambda: _read_all(paths, ctx)):
+    for step in _read_all(paths, ctx):
         if isinstance(step, FileBatch):
             directory.learn_batch(step.batch)
             for batch in joiner.add(step.batch, step.report.source):
@@ -214,7 +213,7 @@ def run_hunt(
     return result
 
 
-# What the reading thread hands over: a batch, a path that could not be
+# What reading hands over: a batch, a path that could not be
 # walked, or the end of a file (its path, whether it was named, its report).
 ReadStep = FileBatch | ReadReport | tuple[Path, bool, ReadReport | None]
 
