@@ -111,11 +111,22 @@ def _timestamp(row: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(0, UTC)
 
 
-@lru_cache(maxsize=8192)
+# Texts longer than this (script blocks) are decoded every time rather than
+# kept as cache keys: the cache must stay small whatever the input.
+_CACHED_TEXT = 1024
+
+
+@lru_cache(maxsize=4096)
+def _short_text_observables(text: str) -> tuple[Observable, ...]:
+    return tuple(analyze(text).observables)
+
+
 def _text_observables(text: str) -> tuple[Observable, ...]:
     # One event matched by several rules, and the same command line run again
     # and again, are decoded once.
-    return tuple(analyze(text).observables)
+    if len(text) > _CACHED_TEXT:
+        return tuple(analyze(text).observables)
+    return _short_text_observables(text)
 
 
 def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
