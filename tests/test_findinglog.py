@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from sekimori.errors import StoreError
 from sekimori.findinglog import FindingLog
 from sekimori.model import Finding, Observable, Severity, Stage
 
@@ -79,3 +83,8 @@ def test_the_file_is_removed_when_closed() -> None:
     assert log.path.exists()
     log.close()
     assert not log.path.exists()
+
+
+def test_a_log_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot create the findings log"):
+        FindingLog(tmp_path / "no such folder")

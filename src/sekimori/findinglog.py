@@ -16,9 +16,11 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sekimori.errors import StoreError
 from sekimori.model import Finding
 
 _SCHEMA = """
@@ -60,20 +62,34 @@ class FindingLog:
     """
 
     def __init__(self, directory: Path | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix="sekimori-findings-", suffix=".db", dir=directory)
+        try:
+            fd, name = tempfile.mkstemp(prefix="sekimori-findings-", suffix=".db", dir=directory)
+        except OSError as exc:
+            raise StoreError(f"cannot create the findings log: {exc} (set TMPDIR)") from exc
         os.close(fd)
         self.path = Path(name)
         self._db = sqlite3.connect(name, check_same_thread=False)
-        # A scratch file: nothing to recover after a crash, so no journal.
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-16000")
-        self._db.execute(_SCHEMA)
-        # Read back in this order without sorting (a sort of every finding in memory).
-        self._db.execute("CREATE INDEX findings_order ON findings (ts, host, rule, seq)")
+        self._finalizer = weakref.finalize(self, _close, self._db, self.path)
+        with self._guard():
+            # A scratch file: nothing to recover after a crash, so no journal.
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("PRAGMA cache_size=-16000")
+            self._db.execute(_SCHEMA)
+            # Read back in this order without sorting (a sort of every finding in memory).
+            self._db.execute("CREATE INDEX findings_order ON findings (ts, host, rule, seq)")
         self._count = 0
         self._seq = 0
-        self._finalizer = weakref.finalize(self, _close, self._db, self.path)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        # A full disk or a removed file is a clear error, not a traceback.
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"findings log {self.path}: {exc} (is the disk full? set TMPDIR)"
+            ) from exc
 
     def extend(self, findings: Iterable[Finding]) -> None:
         """Add findings; the ones already in the log (same id) are ignored."""
@@ -97,7 +113,7 @@ class FindingLog:
                 )
             )
         if rows:
-            with self._db:
+            with self._guard(), self._db:
                 cursor = self._db.executemany(
                     "INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
@@ -105,7 +121,7 @@ class FindingLog:
 
     def replace(self, old_id: str, new: Finding) -> None:
         """Put ``new`` in the place of the finding ``old_id`` (its id may differ)."""
-        with self._db:
+        with self._guard(), self._db:
             self._db.execute("DELETE FROM findings WHERE id = ?", (old_id,))
         self._count -= 1
         self.extend([new])
@@ -119,8 +135,10 @@ class FindingLog:
 
     def documents(self) -> Iterator[dict[str, Any]]:
         """Every finding in its contract form, in time order."""
-        for (text,) in self._db.execute(f"SELECT doc FROM findings {_ORDER}"):
-            yield json.loads(text)
+        with self._guard():
+            rows = self._db.execute(f"SELECT doc FROM findings {_ORDER}")
+            for (text,) in rows:
+                yield json.loads(text)
 
     def where(self, condition: str, *params: object) -> Iterator[Finding]:
         """The findings matching an SQL ``condition`` on the columns of the log, in time order.
@@ -129,8 +147,9 @@ class FindingLog:
         ``severity`` (rank), ``host``, ``ts`` (microseconds since the epoch).
         """
         query = f"SELECT doc FROM findings WHERE {condition} {_ORDER}"
-        for (text,) in self._db.execute(query, params):
-            yield Finding.from_json(json.loads(text))
+        with self._guard():
+            for (text,) in self._db.execute(query, params):
+                yield Finding.from_json(json.loads(text))
 
     def close(self) -> None:
         """Remove the file now (it is removed anyway when the log is collected)."""

@@ -147,18 +147,22 @@ def hunt(
         err.print(f"[red]error:[/red] {exc}", markup=True)
         raise typer.Exit(2) from exc
 
-    if as_json:
-        rows = (
-            (i.to_json() for i in result.incidents if i.severity.rank >= floor.rank)
-            if incidents
-            else _finding_documents(result, floor)
-        )
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        out = table_console()
-        _print_findings(out, result, floor, limit)
-        _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
+    try:
+        if as_json:
+            rows = (
+                (i.to_json() for i in result.incidents if i.severity.rank >= floor.rank)
+                if incidents
+                else _finding_documents(result, floor)
+            )
+            for row in rows:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            out = table_console()
+            _print_findings(out, result, floor, limit)
+            _print_incidents(out, [i for i in result.incidents if i.severity.rank >= floor.rank])
+    except SekimoriError as exc:  # the findings log could not be read back
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(2) from exc
     _print_summary(err, result, verbose)
     if result.reports and all(r.error for r in result.reports):
         raise typer.Exit(1)
