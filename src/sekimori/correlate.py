@@ -189,16 +189,6 @@ def score(findings: list[Finding]) -> float:
     return _of(findings).score()
 
 
-def severity_of(findings: list[Finding]) -> Severity:
-    """Highest finding severity, one level up for a chain of three stages or more."""
-    return _of(findings).severity()
-
-
-def summarize(host: str, findings: list[Finding]) -> str:
-    """One line an analyst reads first: the chain, the counts, the worst rule of each stage."""
-    return _of(findings).summary(host)
-
-
 def machine_key(finding: Finding, directory: HostDirectory) -> str:
     """The machine a finding belongs to.
 
@@ -227,7 +217,7 @@ def escalate_second_stage(
     return [raised.get(f.id, f) for f in findings]
 
 
-def is_loader_candidate(finding: Finding) -> bool:
+def _is_loader_candidate(finding: Finding) -> bool:
     """A download finding that ``raise_loaders`` may raise."""
     return finding.rule_id.startswith(LOADER_RULES) and finding.severity.rank < Severity.HIGH.rank
 
@@ -244,7 +234,7 @@ def raise_loaders(
     a long hunt.
     """
     directory = directory or HostDirectory()
-    candidates = [f for f in loaders if is_loader_candidate(f)]
+    candidates = [f for f in loaders if _is_loader_candidate(f)]
     if not candidates:
         return {}
     machines = {(f.tenant, machine_key(f, directory)) for f in candidates}

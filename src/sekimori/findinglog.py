@@ -122,8 +122,8 @@ class FindingLog:
     def replace(self, old_id: str, new: Finding) -> None:
         """Put ``new`` in the place of the finding ``old_id`` (its id may differ)."""
         with self._guard(), self._db:
-            self._db.execute("DELETE FROM findings WHERE id = ?", (old_id,))
-        self._count -= 1
+            deleted = self._db.execute("DELETE FROM findings WHERE id = ?", (old_id,))
+        self._count -= deleted.rowcount
         self.extend([new])
 
     def __len__(self) -> int:

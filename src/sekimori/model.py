@@ -115,6 +115,10 @@ class Observable:
         return {"type": self.type, "value": self.value}
 
 
+# Events per batch: memory grows with it, per-batch work shrinks with it.
+DEFAULT_BATCH_SIZE = 50_000
+
+
 @dataclass(frozen=True, slots=True)
 class EventBatch:
     """A batch of normalized events from one source file.

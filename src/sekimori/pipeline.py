@@ -24,15 +24,8 @@ from sekimori.errors import SourceError
 from sekimori.findinglog import FindingLog
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
-from sekimori.model import DEFAULT_TENANT, Incident, Severity
-from sekimori.sources import (
-    UNRECOGNIZED,
-    FileBatch,
-    ReadContext,
-    ReadReport,
-    iter_files,
-    read_file,
-)
+from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severity
+from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
 # Findings whose observables were decoded rather than seen on the wire.
@@ -49,7 +42,7 @@ class HuntOptions:
     intel_files: list[Path] = field(default_factory=list)
     config_file: Path | None = None
     tenant: str = DEFAULT_TENANT
-    batch_size: int = 50_000
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(slots=True)
@@ -160,16 +153,17 @@ def run_hunt(
     log = result.findings
     joiner = BatchJoiner(options.batch_size)
 
-    for step in _read_all(paths, ctx):
-        if isinstance(step, FileBatch):
-            directory.learn_batch(step.batch)
-            for batch in joiner.add(step.batch, step.report.source):
+    for item in files_of(paths):
+        if isinstance(item, ReadReport):
+            result.reports.append(item)
+            continue
+        path, named = item
+        report: ReadReport | None = None
+        for file_batch in read_file(path, ctx):
+            report = file_batch.report
+            directory.learn_batch(file_batch.batch)
+            for batch in joiner.add(file_batch.batch, report.source):
                 log.extend(run_all(runs, batch))
-            continue
-        if isinstance(step, ReadReport):
-            result.reports.append(step)
-            continue
-        path, named, report = step
         if report is not None:
             if report.error == UNRECOGNIZED and not named:
                 report.error, report.passed_over = None, True
@@ -211,24 +205,6 @@ def run_hunt(
     result.incidents = correlated.incidents
     result.incident_of = correlated.incident_of
     return result
-
-
-# What reading hands over: a batch, a path that could not be
-# walked, or the end of a file (its path, whether it was named, its report).
-ReadStep = FileBatch | ReadReport | tuple[Path, bool, ReadReport | None]
-
-
-def _read_all(paths: list[Path], ctx: ReadContext) -> Iterator[ReadStep]:
-    for item in files_of(paths):
-        if isinstance(item, ReadReport):
-            yield item
-            continue
-        path, named = item
-        report: ReadReport | None = None
-        for file_batch in read_file(path, ctx):
-            report = file_batch.report
-            yield file_batch
-        yield path, named, report
 
 
 def total_size(paths: list[Path]) -> int:

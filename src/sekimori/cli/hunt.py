@@ -16,13 +16,11 @@ from rich.table import Table
 
 from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
-from sekimori.model import Finding, Incident, Severity, iso
+from sekimori.model import DEFAULT_BATCH_SIZE, Finding, Incident, Severity, iso
 
 if TYPE_CHECKING:
     from sekimori.pipeline import HuntOptions, HuntResult
 
-# Events per batch, as HuntOptions has it (not imported here: see hunt()).
-DEFAULT_BATCH_SIZE = 50_000
 # Below this many bytes a run is quick enough that a progress bar only flickers.
 PROGRESS_MIN_BYTES = 20_000_000
 REJECTED = "sigma rule not loaded: "

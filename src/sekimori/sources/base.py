@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from sekimori.model import DEFAULT_TENANT, EventBatch
+from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, EventBatch
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class ReadContext:
     """What a source needs to know beyond the file: tenant and batch size."""
 
     tenant: str = DEFAULT_TENANT
-    batch_size: int = 50_000
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(slots=True)
