@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sekimori.sources import jsonrecords
 from sekimori.sources.base import ReadReport
 from sekimori.sources.jsonrecords import (
     decode_text,
@@ -34,6 +35,33 @@ def test_bad_record_is_skipped_and_reading_resumes() -> None:
     assert report.skipped == 2
     assert report.problems[0].startswith("f:2: malformed JSON")
     assert report.problems[1].startswith("f:4: not a JSON object")
+
+
+# Lines orjson reads, and lines only the standard library reads: both give what
+# json.loads gives, so the fast path changes nothing a user sees.
+_EDGE_LINES = [
+    '{"a": 1, "b": [1, 2.5, null, true], "c": {"d": "\\u00e9\\u3042"}}',
+    '{"n": NaN, "i": Infinity}',
+    '{"s": "\\ud800 lone surrogate"}',
+    '{"big": 123456789012345678901234567890}',
+    '{"a": 1}, ',
+    '{"a": 1} {"a": 2}',
+    '{"dup": 1, "dup": 2}',
+    '{"deep": ' + "[" * 2000 + "]" * 2000 + "}",
+]
+
+
+@pytest.mark.parametrize("line", _EDGE_LINES)
+def test_json_lines_read_as_the_standard_library_reads_them(
+    line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    fast, fast_report = _objects(line + "\n")
+    monkeypatch.setattr(jsonrecords, "_line_object", lambda *_: (None, -1))
+    slow, slow_report = _objects(line + "\n")
+    assert json.dumps(fast) == json.dumps(slow)
+    assert fast_report.problems == slow_report.problems
 
 
 def test_decode_text_boms() -> None:

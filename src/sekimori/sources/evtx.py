@@ -23,6 +23,7 @@ from sekimori.errors import SourceError
 from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import is_plain, open_members
+from sekimori.sources.jsonrecords import loads
 from sekimori.sources.windows import (
     NotWindowsEvent,
     Record,
@@ -114,7 +115,7 @@ def _records(parser: Any, where: str, report: ReadReport) -> Iterator[Record]:
             continue
         place = f"{where}:record {raw.get('event_record_id')}"
         try:
-            doc = json.loads(raw["data"])
+            doc = loads(raw["data"])
             yield record_from_event_json(doc, place)
         except (json.JSONDecodeError, KeyError, NotWindowsEvent) as exc:
             report.skip(place, f"unreadable record: {_one_line(exc)}")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
+import orjson
 import polars as pl
 
 from sekimori.sources.base import ReadReport
@@ -27,6 +28,8 @@ _RECORD_LABEL = re.compile(r"Record \d+[^\n]*")
 # Where to resume after a malformed record: the next line that opens an object.
 _NEXT_OBJECT = re.compile(r"\n[ \t]*[\[,]?[ \t]*\{")
 LINE_COLUMN = "__line"
+# orjson reads integers beyond 64 bits as floats; such lines go to the standard library.
+_LONG_NUMBER = re.compile(r"\d{20}")
 
 
 def iter_objects(text: str, where: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -101,7 +104,9 @@ class _Scan:
                 self.pos = label.end()
                 continue
             try:
-                value, stop = decoder.raw_decode(text, self.pos)
+                value, stop = _line_object(text, self.pos, end, self.final)
+                if stop < 0:
+                    value, stop = decoder.raw_decode(text, self.pos)
             except (json.JSONDecodeError, RecursionError) as exc:
                 resume = _NEXT_OBJECT.search(text, self.pos + 1)
                 if resume is None and not self.final and end - self.pos < MAX_RECORD:
@@ -117,6 +122,38 @@ class _Scan:
                     f"{self.where}:{self.line}", f"not a JSON object but {type(value).__name__}"
                 )
             self._advance(stop)
+
+
+def _line_object(text: str, pos: int, end: int, final: bool) -> tuple[Any, int]:
+    """The record at ``pos`` when it fills its line (JSON lines), parsed by orjson.
+
+    Returns ``(None, -1)`` for anything else (a pretty-printed object, two
+    records on a line, a value orjson refuses such as NaN or a lone
+    surrogate): the standard library's decoder reads those as before, so
+    both accept the same input.
+    """
+    stop = text.find("\n", pos)
+    if stop < 0:
+        if not final:
+            return None, -1
+        stop = end
+    line = text[pos:stop].rstrip(" \t\r,")
+    if not line.endswith("}") or _LONG_NUMBER.search(line):
+        return None, -1
+    try:
+        return orjson.loads(line), pos + len(line)
+    except orjson.JSONDecodeError:
+        return None, -1
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` through orjson: the standard library decides what orjson refuses."""
+    if _LONG_NUMBER.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def decode_text(data: bytes) -> str:
