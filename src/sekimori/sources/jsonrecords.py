@@ -28,8 +28,8 @@ _RECORD_LABEL = re.compile(r"Record \d+[^\n]*")
 # Where to resume after a malformed record: the next line that opens an object.
 _NEXT_OBJECT = re.compile(r"\n[ \t]*[\[,]?[ \t]*\{")
 LINE_COLUMN = "__line"
-# orjson reads integers beyond 64 bits as floats; such lines go to the standard library.
-_LONG_NUMBER = re.compile(r"\d{20}")
+# orjson reads integers outside [-2**63, 2**64) as floats (which round to the bounds or beyond).
+_NARROWEST, _WIDEST = float(-(2**63)), float(2**64)
 
 
 def iter_objects(text: str, where: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -138,22 +138,42 @@ def _line_object(text: str, pos: int, end: int, final: bool) -> tuple[Any, int]:
             return None, -1
         stop = end
     line = text[pos:stop].rstrip(" \t\r,")
-    if not line.endswith("}") or _LONG_NUMBER.search(line):
+    if not line.endswith("}"):
         return None, -1
     try:
-        return orjson.loads(line), pos + len(line)
+        value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None, -1
+    if _has_wide_integer(value):
+        return None, -1
+    return value, pos + len(line)
+
+
+def _has_wide_integer(value: Any) -> bool:
+    """Whether a parsed value holds a float that may be an integer beyond 64 bits.
+
+    orjson reads such integers as floats; the standard library keeps them exact.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and item.is_integer() and not _NARROWEST < item < _WIDEST:
+            return True
+    return False
 
 
 def loads(text: str) -> Any:
-    """``json.loads`` through orjson: the standard library decides what orjson refuses."""
-    if _LONG_NUMBER.search(text):
-        return json.loads(text)
+    """``json.loads`` through orjson: the standard library reads what orjson refuses or widens."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+    return json.loads(text) if _has_wide_integer(value) else value
 
 
 def decode_text(data: bytes) -> str:
