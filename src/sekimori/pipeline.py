@@ -162,8 +162,13 @@ def run_hunt(
         for file_batch in read_file(path, ctx):
             report = file_batch.report
             directory.learn_batch(file_batch.batch)
-            for batch in joiner.add(file_batch.batch, report.source):
-                log.extend(run_all(runs, batch))
+            ready = joiner.add(file_batch.batch, report.source)
+            # A full batch of Windows events is some 400 MB of columns (16 bytes
+            # per row even in a null text column): no name here may still hold
+            # it while the next one is read.
+            del file_batch
+            while ready:
+                log.extend(run_all(runs, ready.pop(0)))
         if report is not None:
             if report.error == UNRECOGNIZED and not named:
                 report.error, report.passed_over = None, True
