@@ -92,3 +92,29 @@ def test_help_explains_the_command() -> None:
     assert result.exit_code == 0
     for option in ("--rules", "--intel", "--config", "--json", "--incidents"):
         assert option in result.stdout
+
+
+def test_table_detail_of_a_service_install_is_what_it_runs() -> None:
+    from datetime import UTC, datetime
+
+    from sekimori.cli.hunt import _detail
+    from sekimori.model import Finding, Observable, Severity
+
+    finding = Finding(
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        host_name="FS-01",
+        rule_id="r",
+        rule_name="Service Installed",
+        ruleset="sigma",
+        severity=Severity.HIGH,
+        observables=(Observable("ip", "10.0.0.7"),),
+        evidence={
+            "fields": {"Provider_Name": "Service Control Manager"},
+            "context": {
+                "ServiceName": "abcd",
+                "ImagePath": r"C:\Windows\abcd.exe",
+                "IpAddress": "10.0.0.7",
+            },
+        },
+    )
+    assert _detail(finding) == r"C:\Windows\abcd.exe"

@@ -29,6 +29,9 @@ DETAIL_KEYS = (
     "CommandLine",
     "process.command_line",
     "ScriptBlockText",
+    # A service install (System 7045, Security 4697) is told by what it runs.
+    "ImagePath",
+    "ServiceFileName",
     "TargetObject",
     "TargetFilename",
     "ImageLoaded",
