@@ -118,3 +118,13 @@ def test_table_detail_of_a_service_install_is_what_it_runs() -> None:
         },
     )
     assert _detail(finding) == r"C:\Windows\abcd.exe"
+
+
+def test_incident_span_shows_dates_when_it_crosses_a_day() -> None:
+    from datetime import UTC, datetime
+
+    from sekimori.cli.hunt import _span
+
+    day = datetime(2020, 10, 17, 11, 43, tzinfo=UTC)
+    assert _span(day, day.replace(hour=22)) == "2020-10-17 11:43:00 → 22:43:00"
+    assert _span(day, day.replace(year=2021)) == "2020-10-17 11:43:00 → 2021-10-17 11:43:00"

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -254,10 +255,18 @@ def _print_incidents(out: Console, incidents: list[Incident]) -> None:
             f"[{SEVERITY_STYLE[i.severity]}]{i.severity.value}[/]",
             f"{i.score:.1f}",
             str(i.finding_count),
-            f"{iso(i.first_seen)[11:19]} → {iso(i.last_seen)[11:19]}",
+            _span(i.first_seen, i.last_seen),
             i.summary,
         )
     out.print(table)
+
+
+def _span(first: datetime, last: datetime) -> str:
+    """First and last time, with the date unless both fall on the same day (UTC)."""
+    a, b = iso(first)[:19].replace("T", " "), iso(last)[:19].replace("T", " ")
+    if a[:10] == b[:10]:
+        return f"{a} → {b[11:]}"
+    return f"{a} → {b}"
 
 
 def _print_notes(err: Console, notes: list[str], verbose: bool) -> None:
