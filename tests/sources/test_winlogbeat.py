@@ -10,7 +10,8 @@ ENC = "VwByAGkAdABlAC0ATwB1AHQAcAB1AHQAIAAnAGQAZQB0AGUAYwB0AG8AcgAtAHQAZQBzAHQAJ
 
 def test_winlogbeat_ndjson(data: Path) -> None:
     report, frame, datasets = read_all(data / "winlogbeat" / "winlogbeat.ndjson")
-    assert report.source == "winlogbeat" and datasets == ["windows"]
+    # one batch per channel: Sysmon and Security
+    assert report.source == "winlogbeat" and datasets == ["windows", "windows"]
     assert frame.height == 2 and report.skipped == 2
     assert "winlogbeat.ndjson:2: malformed JSON" in report.problems[0]
     assert "winlogbeat.ndjson:4" in report.problems[1]
