@@ -25,6 +25,23 @@ def test_ecs_only_input_falls_back() -> None:
     assert _resolve(frame, "ProcessId") == ["42"]
 
 
+def test_an_ecs_column_made_from_other_raw_fields_is_not_the_field() -> None:
+    # A Security 4688 batch: no LogonId in its events, the reader filled
+    # winlog.logon.id from SubjectLogonId.
+    frame = pl.DataFrame(
+        {
+            "winlog.event_data.SubjectLogonId": ["0x3e7"],
+            "winlog.event_data.SubjectUserName": ["WS$"],
+            "winlog.logon.id": ["0x3e7"],
+            "user.name": ["WS$"],
+        }
+    )
+    assert _resolve(frame, "LogonId") == [None]
+    assert _resolve(frame, "User") == [None]
+    assert _resolve(frame, "winlog.logon.id") == ["0x3e7"]
+    assert _resolve(frame.drop("winlog.event_data.SubjectLogonId"), "LogonId") == ["0x3e7"]
+
+
 def test_loose_names_and_missing_fields() -> None:
     frame = pl.DataFrame({"winlog.event_data.Threat Name": ["EICAR"]})
     assert _resolve(frame, "ThreatName") == ["EICAR"]

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from sekimori.sources.windows import SIGMA_TO_ECS
+from sekimori.sources.windows import ECS_FROM_EVENT_DATA, SIGMA_TO_ECS
 
 EVENT_DATA = "winlog.event_data."
 USER_DATA = "winlog.user_data."
@@ -137,11 +137,26 @@ class FieldResolver:
 
         When the raw ``winlog.event_data``/``user_data`` column is there, only
         it counts: an ECS column is filled from several raw fields, and a row
-        without the raw field does not have the Sigma field.
+        without the raw field does not have the Sigma field. An ECS column
+        counts only for input that came without the raw fields it is made of
+        (a shipper that keeps ECS fields only).
         """
         present = [p for p in (self._present(c) for c in candidates(field, fieldmap)) if p]
         raw = [c for c in present if c.startswith((EVENT_DATA, USER_DATA))]
-        return list(dict.fromkeys(raw or present))
+        if raw:
+            return list(dict.fromkeys(raw))
+        # An ECS column the reader filled from other raw fields of these events
+        # (``winlog.logon.id`` from ``SubjectLogonId`` in a Security batch) is
+        # not this field: whether a batch has the raw field must not depend on
+        # the other channels read with it.
+        return list(dict.fromkeys(c for c in present if c == field or not self._derived(c)))
+
+    def _derived(self, column: str) -> bool:
+        return any(
+            self._present(prefix + name)
+            for name in ECS_FROM_EVENT_DATA.get(column, ())
+            for prefix in (EVENT_DATA, USER_DATA)
+        )
 
     def expr(self, field: str, fieldmap: Mapping[str, str]) -> pl.Expr:
         """The field's value as text (null where the field does not exist)."""
