@@ -54,6 +54,21 @@ def test_batches_of_other_data_and_other_sources_are_not_joined() -> None:
     assert same(joiner.flush(), [beat])
 
 
+def test_only_batches_of_one_channel_are_joined_and_all_channels_share_the_rows() -> None:
+    joiner = BatchJoiner(rows=10)
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    s1 = windows("a.evtx", 2, **{"winlog.channel": [sysmon] * 2})
+    sec = windows("a.evtx", 3, **{"winlog.channel": ["Security"] * 3})
+    s2 = windows("b.evtx", 2, **{"winlog.channel": [sysmon] * 2})
+    for batch in (s1, sec, s2):
+        assert joiner.add(batch, "evtx") == []
+    system = windows("c.evtx", 4, **{"winlog.channel": ["System"] * 4})
+    sysmon_batch, security = joiner.add(system, "evtx")
+    assert sysmon_batch.frame["log.file.path"].to_list() == ["a.evtx"] * 2 + ["b.evtx"] * 2
+    assert security is sec
+    assert same(joiner.flush(), [system])
+
+
 def test_a_full_batch_runs_alone_and_in_order() -> None:
     joiner = BatchJoiner(rows=10)
     small = windows("a.evtx", 2)
