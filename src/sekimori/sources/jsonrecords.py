@@ -150,18 +150,17 @@ def _line_object(text: str, pos: int, end: int, final: bool) -> tuple[Any, int]:
 
 
 def _has_wide_integer(value: Any) -> bool:
-    """Whether a parsed value holds a float that may be an integer beyond 64 bits.
+    """Whether a parsed object or array holds a float that may be an integer beyond 64 bits.
 
     orjson reads such integers as floats; the standard library keeps them exact.
     """
-    stack = [value]
-    while stack:
-        item = stack.pop()
+    for item in value.values() if type(value) is dict else value:
         kind = type(item)
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue
+        if kind is dict or kind is list:
+            if _has_wide_integer(item):
+                return True
         elif kind is float and item.is_integer() and not _NARROWEST < item < _WIDEST:
             return True
     return False
@@ -173,7 +172,7 @@ def loads(text: str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-    return json.loads(text) if _has_wide_integer(value) else value
+    return json.loads(text) if _has_wide_integer([value]) else value
 
 
 def decode_text(data: bytes) -> str:
