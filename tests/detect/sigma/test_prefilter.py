@@ -5,7 +5,7 @@ from __future__ import annotations
 from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.fields import lower_name
-from sekimori.detect.sigma.prefilter import requirement
+from sekimori.detect.sigma.prefilter import holds, requirement
 
 HEAD = "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
 
@@ -14,19 +14,49 @@ def _req(detection: str) -> object:
     return requirement(SigmaRule.from_yaml(HEAD + detection).detection)
 
 
-def test_or_of_values_and_best_of_and() -> None:
+IMAGE, CMD = lower_name("Image"), lower_name("CommandLine")
+PS = frozenset({(IMAGE, "\\powershell.exe"), (IMAGE, "\\pwsh.exe")})
+
+
+def test_or_of_values_and_every_clause_of_and() -> None:
     req = _req(
         "  sel:\n    Image|endswith: ['\\\\powershell.exe', '\\\\pwsh.exe']\n"
-        "    CommandLine|contains: ' -e'\n  condition: sel\n"
+        "    CommandLine|contains: ' -enc'\n  condition: sel\n"
     )
-    assert req == frozenset(
-        {(lower_name("Image"), "\\powershell.exe"), (lower_name("Image"), "\\pwsh.exe")}
+    assert req == (PS, frozenset({(CMD, " -enc")}))
+    # a literal shorter than MIN_LITERAL filters nothing: its clause is left out
+    short = _req(
+        "  sel:\n    Image|endswith: ['\\\\powershell.exe', '\\\\pwsh.exe']\n"
+        "    CommandLine|contains: '-e'\n  condition: sel\n"
     )
+    assert short == (PS,)
+
+
+def test_and_of_selections_and_all_modifier_give_clauses() -> None:
+    req = _req(
+        "  img:\n    Image|endswith: ['\\\\powershell.exe', '\\\\pwsh.exe']\n"
+        "  cli:\n    CommandLine|contains|all: ['downloadstring', 'http']\n"
+        "  condition: img and cli\n"
+    )
+    assert req == (PS, frozenset({(CMD, "downloadstring")}), frozenset({(CMD, "http")}))
+    # an OR keeps one clause: the best of each side, joined
+    either = _req(
+        "  img:\n    Image|endswith: ['\\\\powershell.exe', '\\\\pwsh.exe']\n"
+        "  cli:\n    CommandLine|contains|all: ['downloadstring', 'http']\n"
+        "  condition: img or cli\n"
+    )
+    assert either == (frozenset({(CMD, "downloadstring")}) | PS,)
+
+
+def test_holds_needs_every_clause() -> None:
+    req = (PS, frozenset({(CMD, " -enc")}))
+    assert holds(req, {(IMAGE, "\\pwsh.exe"), (CMD, " -enc")})
+    assert not holds(req, {(IMAGE, "\\pwsh.exe")})
 
 
 def test_wildcard_keeps_longest_literal() -> None:
     req = _req("  sel:\n    Image: 'C:\\\\*\\\\AppData\\\\*.exe'\n  condition: sel\n")
-    assert req == frozenset({(lower_name("Image"), "\\appdata\\")})
+    assert req == (frozenset({(IMAGE, "\\appdata\\")}),)
 
 
 def test_no_requirement_for_regex_or_negation() -> None:

@@ -177,7 +177,7 @@ class RuleCompiler:
         needs = Needs()
         for sel in selections:
             needs.update(sel.needs)
-        for column, _literal in required or ():
+        for column, _literal in {pair for clause in required or () for pair in clause}:
             if column.startswith(LOWER_PREFIX):
                 needs.lower.add(column.removeprefix(LOWER_PREFIX))
                 needs.raw.add(column.removeprefix(LOWER_PREFIX))

@@ -34,6 +34,7 @@ from sekimori.detect.sigma.fields import (
     lower_name,
 )
 from sekimori.detect.sigma.logsource import CHANNEL_COLUMN, EVENT_CODE_COLUMN, Variant
+from sekimori.detect.sigma.prefilter import holds
 from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs, rust_regex_ok
 
 
@@ -119,7 +120,8 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
         literal_rules: dict[tuple[str, str], list[str]] = {}
         for rule in members:
             needs.update(rule.needs)
-            for column, literal in rule.requirement or ():
+            pairs = {pair for clause in rule.requirement or () for pair in clause}
+            for column, literal in sorted(pairs):
                 literals.setdefault(column, set()).add(literal)
                 literal_rules.setdefault((column, literal), []).append(rule.key)
         out.append(
@@ -157,16 +159,22 @@ def _candidates(
     found = scans.select(
         [pl.col(c).explode().drop_nulls().unique().implode() for c in scans.columns]
     ).row(0)
-    keys: set[str] = set()
-    for col, literals in zip(scans.columns, found, strict=True):
-        for literal in literals or ():
-            keys.update(group.literal_rules.get((col, literal), ()))
-    if not keys:
+    present = {
+        (col, literal)
+        for col, literals in zip(scans.columns, found, strict=True)
+        for literal in literals or ()
+    }
+    keys = {key for pair in present for key in group.literal_rules.get(pair, ())}
+    rules = tuple(
+        r
+        for r in group.rules
+        if r.key in keys and r.requirement is not None and holds(r.requirement, present)
+    )
+    if not rules:
         return work
     hit = scans.select(
         pl.any_horizontal([pl.col(c).list.len().fill_null(0) > 0 for c in scans.columns])
     ).to_series()
-    rules = tuple(r for r in group.rules if r.key in keys and r.requirement is not None)
     work.append((rules, sub.filter(hit)))
     return work
 

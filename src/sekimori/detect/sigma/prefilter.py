@@ -4,21 +4,23 @@ Most Sigma rules cannot match unless some field contains one of a few
 literals: ``Image|endswith: '\\powershell.exe'`` needs ``\\powershell.exe``
 in ``Image``, a wildcard pattern needs its longest literal part, ``EventID:
 4625`` needs ``4625``. This module derives, from a rule's parsed detection and
-condition, one such *requirement*: a set of (column, literal) pairs of which
-at least one must occur (``None`` when the rule has none, e.g. it only uses
-regular expressions or ``not``).
+condition, its *requirement*: clauses that must all hold, each a set of
+(column, literal) pairs of which at least one must occur (``None`` when the
+rule has none, e.g. it only uses regular expressions or ``not``). A rule that
+needs ``\\powershell.exe`` in ``Image`` and `` -enc`` in ``CommandLine``
+has two clauses: both literals must occur.
 
 The engine then scans each lower-cased field column once with Aho-Corasick
 (``str.extract_many``) for all the literals of a rule group, and evaluates
-only the rules whose literals occurred, on the rows where some literal
-occurred (the same idea as the literal prefilters of Hyperscan-based
-engines). A requirement is only ever a necessary condition: the rule's own
-expression still decides.
+only the rules all of whose clauses have an occurring literal, on the rows
+where some literal occurred (the same idea as the literal prefilters of
+Hyperscan-based engines). A requirement is only ever a necessary condition:
+the rule's own expression still decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 
 from sigma.conditions import (
     ConditionAND,
@@ -44,10 +46,13 @@ from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, merge_parts
 # Literals shorter than this occur nearly everywhere and filter nothing.
 MIN_LITERAL = 3
 
-Requirement = frozenset[tuple[str, str]]
+# At least one of these (column, literal) pairs occurs.
+Clause = frozenset[tuple[str, str]]
+# Every clause holds.
+Requirement = tuple[Clause, ...]
 
 
-def _value_literal(value: SigmaType) -> Requirement | None:
+def _value_literal(value: SigmaType) -> Clause | None:
     if isinstance(value, SigmaExpansion):
         return _union(_value_literal(v) for v in value.values)
     if isinstance(value, SigmaString):
@@ -67,23 +72,35 @@ def _value_literal(value: SigmaType) -> Requirement | None:
     return None
 
 
-def _union(reqs: Iterable[Requirement | None]) -> Requirement | None:
+def _union(clauses: Iterable[Clause | None]) -> Clause | None:
     out: set[tuple[str, str]] = set()
-    for req in reqs:
-        if req is None:
+    for clause in clauses:
+        if clause is None:
             return None
-        out |= req
+        out |= clause
     return frozenset(out)
 
 
-def _score(req: Requirement) -> tuple[int, int]:
-    """Prefer requirements whose shortest literal is longest, then fewer literals."""
-    return (min(len(lit) for _c, lit in req), -len(req))
+def _score(clause: Clause) -> tuple[int, int]:
+    """Prefer clauses whose shortest literal is longest, then fewer literals."""
+    return (min(len(lit) for _c, lit in clause), -len(clause))
 
 
-def _best(reqs: Iterable[Requirement | None]) -> Requirement | None:
-    found = [r for r in reqs if r]
-    return max(found, key=_score) if found else None
+def _all(reqs: Iterable[Requirement | None]) -> Requirement | None:
+    """What each of ``reqs`` requires (an AND): all their clauses."""
+    clauses = dict.fromkeys(c for req in reqs if req for c in req)
+    return tuple(clauses) or None
+
+
+def _any(reqs: Iterable[Requirement | None]) -> Requirement | None:
+    """What one of ``reqs`` requires (an OR): one clause, the best of each joined."""
+    best: list[Clause | None] = []
+    for req in reqs:
+        if not req:
+            return None
+        best.append(max(req, key=_score))
+    joined = _union(best)
+    return (joined,) if joined else None
 
 
 def _item(item: SigmaDetectionItem) -> Requirement | None:
@@ -91,10 +108,15 @@ def _item(item: SigmaDetectionItem) -> Requirement | None:
         return None
     column = KEYWORD_LOWER_COLUMN if item.field is None else lower_name(item.field)
     per_value = [_value_literal(v) for v in item.value]
-    combined = _best(per_value) if item.value_linking is ConditionAND else _union(per_value)
+    if item.value_linking is ConditionAND:  # ``|all``: every value's literal occurs
+        return _all(
+            (frozenset((column, lit) for _c, lit in clause),) if clause else None
+            for clause in per_value
+        )
+    combined = _union(per_value)
     if combined is None:
         return None
-    return frozenset((column, lit) for _c, lit in combined)
+    return (frozenset((column, lit) for _c, lit in combined),)
 
 
 def _detection(detection: SigmaDetection) -> Requirement | None:
@@ -103,8 +125,8 @@ def _detection(detection: SigmaDetection) -> Requirement | None:
         for i in detection.detection_items
     ]
     if detection.item_linking is ConditionOR:
-        return _union(children)
-    return _best(children)
+        return _any(children)
+    return _all(children)
 
 
 def _condition(
@@ -115,11 +137,11 @@ def _condition(
     if isinstance(node, ConditionSelector):
         names = [i.identifier for i in node.resolve_referenced_detections(detections)]
         reqs = [selections.get(n) for n in names]
-        return _best(reqs) if node.cond_class is ConditionAND else _union(reqs)
+        return _all(reqs) if node.cond_class is ConditionAND else _any(reqs)
     if isinstance(node, ConditionAND):
-        return _best(_condition(a, selections, detections) for a in node.args)
+        return _all(_condition(a, selections, detections) for a in node.args)
     if isinstance(node, ConditionOR):
-        return _union(_condition(a, selections, detections) for a in node.args)
+        return _any(_condition(a, selections, detections) for a in node.args)
     if isinstance(node, ConditionNOT):
         return None
     return None
@@ -128,12 +150,19 @@ def _condition(
 def requirement(
     detections: SigmaDetections, trees: Sequence[object] | None = None
 ) -> Requirement | None:
-    """(column, literal) pairs of which one must occur for the rule to match, or None.
+    """The clauses that must all hold for the rule to match, or None.
 
     ``trees`` are the conditions' parse trees (``parse(postprocess=False)``),
-    parsed here when not given.
+    parsed here when not given; a rule with several conditions matches when
+    one of them does.
     """
     if trees is None:
         trees = [c.parse(postprocess=False) for c in detections.parsed_condition]
     selections = {name: _detection(d) for name, d in detections.detections.items()}
-    return _union(_condition(tree, selections, detections) for tree in trees)
+    reqs = [_condition(tree, selections, detections) for tree in trees]
+    return reqs[0] if len(reqs) == 1 else _any(reqs)
+
+
+def holds(req: Requirement, present: Container[tuple[str, str]]) -> bool:
+    """Whether every clause of ``req`` has a (column, literal) pair in ``present``."""
+    return all(any(pair in present for pair in clause) for clause in req)
