@@ -201,16 +201,18 @@ def zircolite_method(evtx_dir: Path, ruleset: Path) -> dict[str, Any]:
     if "Channel" in columns:
         db.execute('CREATE INDEX "idx_channel" ON logs ("Channel")')
     matches: Counter[str] = Counter()
+    errors: dict[str, str] = {}
     for rule_id, sqls in queries.items():
         hits: set[int] = set()
         for sql in sqls:
             try:
                 hits.update(r[0] for r in db.execute(sql))
-            except sqlite3.Error:  # a column no event has: the rule cannot match here
+            except sqlite3.Error as exc:  # a column no event has: SQLite rejects the query
+                errors[rule_id] = str(exc)
                 continue
         if hits:
             matches[rule_id] += len(hits)
-    return {"events": len(rows), "matches": dict(matches)}
+    return {"events": len(rows), "matches": dict(matches), "errors": errors}
 
 
 def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
@@ -377,9 +379,11 @@ def _compare(
     differ = sorted(i for i in ids if i not in same)
     print(f"rules matching: {len(ids)}, same count: {len(same)}, different: {len(differ)}")
     for rule_id in differ[:15]:
+        why = zirc.get("errors", {}).get(rule_id)
         print(
             f"  {rule_id}: sekimori {seki['matches'].get(rule_id, 0)}, "
             f"zircolite {zirc['matches'].get(rule_id, 0)}"
+            + (f" (query failed: {why})" if why else "")
         )
     if seki.get("returncode"):
         print("sekimori hunt exited with", seki["returncode"], seki.get("stderr", "")[-500:])
