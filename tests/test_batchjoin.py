@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sekimori.batchjoin import BatchJoiner
+from sekimori.batchjoin import ALONE_SHARE, BatchJoiner
 from sekimori.model import EventBatch
 from sekimori.pipeline import HuntOptions, run_hunt
 
@@ -54,31 +54,37 @@ def test_batches_of_other_data_and_other_sources_are_not_joined() -> None:
     assert same(joiner.flush(), [beat])
 
 
-def test_only_batches_of_one_channel_are_joined_and_all_channels_share_the_rows() -> None:
-    joiner = BatchJoiner(rows=10)
+def test_only_batches_of_one_channel_are_joined() -> None:
+    joiner = BatchJoiner(rows=100)
     sysmon = "Microsoft-Windows-Sysmon/Operational"
     s1 = windows("a.evtx", 2, **{"winlog.channel": [sysmon] * 2})
     sec = windows("a.evtx", 3, **{"winlog.channel": ["Security"] * 3})
     s2 = windows("b.evtx", 2, **{"winlog.channel": [sysmon] * 2})
     for batch in (s1, sec, s2):
         assert joiner.add(batch, "evtx") == []
-    system = windows("c.evtx", 4, **{"winlog.channel": ["System"] * 4})
-    sysmon_batch, security = joiner.add(system, "evtx")
+    sysmon_batch, security = joiner.flush()
     assert sysmon_batch.frame["log.file.path"].to_list() == ["a.evtx"] * 2 + ["b.evtx"] * 2
     assert security is sec
-    assert same(joiner.flush(), [system])
 
 
-def test_a_full_batch_runs_alone_and_in_order() -> None:
-    joiner = BatchJoiner(rows=10)
+def test_a_big_batch_runs_alone_and_in_order() -> None:
+    rows = 80
+    alone = rows // ALONE_SHARE
+    joiner = BatchJoiner(rows=rows)
     small = windows("a.evtx", 2)
-    big = windows("b.evtx", 8)
+    big = windows("b.evtx", alone)
     assert joiner.add(small, "evtx") == []
     assert same(joiner.add(big, "evtx"), [small, big])
-    over = windows("c.evtx", 4)
-    assert joiner.add(over, "evtx") == []
-    assert joiner.add(windows("d.evtx", 4), "evtx") == []
-    assert joiner.add(windows("e.evtx", 4), "evtx")[0].frame.height == 8
+
+
+def test_held_batches_of_all_channels_stay_under_the_rows() -> None:
+    joiner = BatchJoiner(rows=80)
+    for n in range(8):
+        channel = ["Security" if n % 2 else "System"] * 9
+        assert joiner.add(windows(f"{n}.evtx", 9, **{"winlog.channel": channel}), "evtx") == []
+    system, security = joiner.add(windows("8.evtx", 9), "evtx")
+    assert (system.frame.height, security.frame.height) == (36, 36)
+    assert [b.frame.height for b in joiner.flush()] == [9]
 
 
 def test_batches_whose_columns_cannot_be_joined_run_apart() -> None:

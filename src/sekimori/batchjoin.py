@@ -30,6 +30,10 @@ from sekimori.model import EventBatch
 log = logging.getLogger(__name__)
 
 JOINED_DATASETS = frozenset({"windows"})
+# A batch of this share of the rows runs alone: its rule-group passes are
+# already full enough, and a held batch stays in memory while the next
+# ones are read.
+ALONE_SHARE = 8
 CHANNEL = "winlog.channel"
 
 
@@ -42,7 +46,7 @@ def _channel(batch: EventBatch) -> str | None:
 
 
 class BatchJoiner:
-    """Collects batches of ``JOINED_DATASETS`` until ``rows`` rows; passes others through.
+    """Collects small batches of ``JOINED_DATASETS`` until ``rows`` rows; passes others through.
 
     ``add`` returns the batches ready for detection, in the order they came,
     batches joined in the order their first part came; ``flush`` returns what
@@ -65,7 +69,7 @@ class BatchJoiner:
         ready: list[EventBatch] = []
         if self._held and (self._source != source or self._count + len(batch) > self.rows):
             ready.extend(self.flush())
-        if len(batch) >= self.rows // 2:
+        if len(batch) >= self.rows // ALONE_SHARE:
             # Big enough to run alone (no copy), after what came before it.
             ready.extend(self.flush())
             ready.append(batch)
@@ -97,4 +101,4 @@ def _joined(held: list[EventBatch]) -> list[EventBatch]:
     return [EventBatch(dataset=held[0].dataset, frame=frame, path=None)]
 
 
-__all__ = ["JOINED_DATASETS", "BatchJoiner"]
+__all__ = ["ALONE_SHARE", "JOINED_DATASETS", "BatchJoiner"]
