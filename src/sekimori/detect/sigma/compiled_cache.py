@@ -26,7 +26,6 @@ import pickle
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +178,25 @@ def _write(target: Path, ruleset: RuleSet) -> None:
         log.info("compiled rule cache %s not written", target, exc_info=True)
 
 
-def _value_tests(stored: tuple[tuple[str, str, bytes], ...]) -> ValueTests:
-    return tuple((fname, label, _deserialize(blob)) for fname, label, blob in stored)
+class _StoredValueTests:
+    """A selection's value tests, deserialized when first asked for (only fired rules ask).
+
+    A plain object rather than ``functools.cache``: a cache wrapper per
+    selection costs more to make than most hunts spend asking.
+    """
+
+    __slots__ = ("_stored", "_tests")
+
+    def __init__(self, stored: tuple[tuple[str, str, bytes], ...]) -> None:
+        self._stored = stored
+        self._tests: ValueTests | None = None
+
+    def __call__(self) -> ValueTests:
+        if self._tests is None:
+            self._tests = tuple(
+                (fname, label, _deserialize(blob)) for fname, label, blob in self._stored
+            )
+        return self._tests
 
 
 def _rule(stored: _StoredRule) -> CompiledRule:
@@ -194,7 +210,7 @@ def _rule(stored: _StoredRule) -> CompiledRule:
                 name=sel.name,
                 expr=_deserialize(sel.expr),
                 needs=sel.needs,
-                value_tests=cache(partial(_value_tests, sel.value_tests)),
+                value_tests=_StoredValueTests(sel.value_tests),
             )
             for sel in stored.selections
         ),
