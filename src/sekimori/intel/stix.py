@@ -16,10 +16,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import stix2
-from stix2.exceptions import STIXError
-from stix2patterns.pattern import ParseException, Pattern  # type: ignore[import-untyped]
-
 from sekimori.errors import IntelError
 from sekimori.intel.indicator import Indicator, make, parse_time
 from sekimori.intel.reader import FeedReader, FeedReport
@@ -37,6 +33,8 @@ _C2_WORDS = ("c2", "c&c", "command-and-control", "command and control", "botnet"
 
 def pattern_values(pattern: str) -> list[tuple[str, str]]:
     """``(kind, raw value)`` pairs of the equality comparisons in a STIX pattern."""
+    from stix2patterns.pattern import Pattern  # type: ignore[import-untyped]
+
     comparisons = Pattern(pattern).inspect().comparisons
     values: list[tuple[str, str]] = []
     for object_type, items in comparisons.items():
@@ -106,6 +104,11 @@ class StixBundleReader(FeedReader):
         families: Mapping[str, str],
         report: FeedReport,
     ) -> Iterator[Indicator]:
+        # stix2 takes a fifth of a second to import: only STIX bundles pay for it.
+        import stix2
+        from stix2.exceptions import STIXError
+        from stix2patterns.pattern import ParseException
+
         where = str(obj.get("id", "indicator"))
         try:
             checked = stix2.v21.Indicator(**obj, allow_custom=True)
