@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
+if TYPE_CHECKING:
+    # Only batches hold polars frames: the mail side runs without importing polars.
+    import polars as pl
 
 # Columns every normalized batch carries, whatever its source.
 TIMESTAMP = "@timestamp"
@@ -29,7 +31,6 @@ EVENT_ID = "event.id"
 EVENT_DATASET = "event.dataset"
 LOG_FILE_PATH = "log.file.path"
 REQUIRED_COLUMNS = (TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, EVENT_DATASET, LOG_FILE_PATH)
-TIMESTAMP_DTYPE = pl.Datetime("us", "UTC")
 DEFAULT_TENANT = "default"
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sekimori.model import REQUIRED_COLUMNS, TIMESTAMP_DTYPE
+from sekimori.model import REQUIRED_COLUMNS
 from sekimori.sources import ReadContext, ReadReport, read_file
+from sekimori.sources.frame import TIMESTAMP_DTYPE
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sources"
 

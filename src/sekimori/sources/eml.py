@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, TIMESTAMP_DTYPE, EventBatch
+from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import open_members
-from sekimori.sources.frame import finish
+from sekimori.sources.frame import TIMESTAMP_DTYPE, finish
 
 log = logging.getLogger(__name__)
 

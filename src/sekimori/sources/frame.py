@@ -21,10 +21,12 @@ from sekimori.model import (
     REQUIRED_COLUMNS,
     TENANT,
     TIMESTAMP,
-    TIMESTAMP_DTYPE,
     EventBatch,
 )
 from sekimori.sources.base import ReadContext
+
+# Every batch's @timestamp: UTC, microseconds.
+TIMESTAMP_DTYPE = pl.Datetime("us", "UTC")
 
 UNKNOWN_HOST = "unknown"
 
