@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from sekimori.mail.decode import analyze_text, decode_powershell, deobfuscate
+from sekimori.mail.decode import analyze_text, decode_powershell, deobfuscate, join_built_strings
 
 COMMAND = "Write-Output 'detector-test'"
 ENCODED = base64.b64encode(COMMAND.encode("utf-16-le")).decode()
@@ -62,3 +62,25 @@ def test_hidden_command_only_when_obfuscated() -> None:
 def test_garbage_base64_is_not_a_command() -> None:
     assert decode_powershell("!!!!") is None
     assert decode_powershell(base64.b64encode(bytes(range(256))).decode()) is None
+
+
+def test_string_built_line_by_line_is_decoded_whole() -> None:
+    script = "Write-Output 'http://shop.example.invalid/wp-content/Zq3fT/'"
+    command = "powershell -enc " + base64.b64encode(script.encode("utf-16-le")).decode()
+    pieces = [command[i : i + 20] for i in range(0, len(command), 20)]
+    macro = (
+        "Sub AutoOpen()\r\n    Dim c As String\r\n"
+        + "".join(f'    c = c & "{p}"\r\n' for p in pieces)
+        + "    Shell c, 0\r\nEnd Sub\r\n"
+    )
+    result = analyze_text(macro)
+    assert result.facts["powershell"] == [script]
+    # the URL whole, never a piece of it cut at a line (http://shop)
+    assert result.urls == ["http://shop.example.invalid/wp-content/Zq3fT/"]
+    assert {o.value for o in result.observables} >= {"shop.example.invalid"}
+
+
+def test_join_built_strings_keeps_other_lines() -> None:
+    text = 'a = "x"\nb = b & "y"\nc = "1"\nc = c & "2"\nc = c + "3"\nShell c'
+    assert join_built_strings(text) == 'a = "x"\nb = "y"\nc = "123"\nShell c'
+    assert join_built_strings('d = e & "z"') == 'd = e & "z"'

@@ -2,7 +2,8 @@
 
 Undoes the string tricks Emotet-era droppers use before a command is
 handed to ``cmd``/PowerShell: ``"ht" & "tp"`` and ``'ht'+'tp'``
-concatenation, ``Chr(104)``, ``StrReverse("...")``, ``Replace("..","junk","")``,
+concatenation, a string built line by line (``c = "po"``, ``c = c & "wer"``
+…), ``Chr(104)``, ``StrReverse("...")``, ``Replace("..","junk","")``,
 ``cmd`` caret escapes (``P^Ow^er^she^L^L``), and PowerShell's Base64
 ``-EncodedCommand`` in any of its abbreviations (``-e``, ``-ec``, ``-enc``,
 ``-ENCOD`` …; UTF-16LE text, decoded recursively). URL lists joined by a
@@ -57,8 +58,45 @@ _MAX_DEPTH = 4
 _EVIDENCE_CHARS = 400
 
 
+# One line of a string built line by line: ``c = "…"`` or ``c = c & "…"`` (VBA, also ``+``).
+_BUILD_LINE_RE = re.compile(
+    r'^[ \t]*(\w+)[ \t]*=[ \t]*(?:(\w+)[ \t]*[&+][ \t]*)?"((?:[^"\r\n]|"")*)"[ \t]*\r?$'
+)
+
+
+def join_built_strings(text: str) -> str:
+    """``text`` with each run of ``v = v & "…"`` lines joined into one ``v = "…"`` line.
+
+    Macros build the command (and the Base64 in it) a piece per line, so
+    that no line holds it whole; decoding a piece alone would give a cut URL.
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    name: str | None = None
+    parts: list[str] = []
+
+    def close() -> None:
+        if name is not None:
+            out.append(f'{name} = "{"".join(parts)}"')
+
+    for line in lines:
+        m = _BUILD_LINE_RE.match(line)
+        if m and name is not None and m.group(1) == name and m.group(2) == name:
+            parts.append(m.group(3))
+            continue
+        close()
+        name, parts = None, []
+        if m and m.group(2) in (None, m.group(1)):
+            name, parts = m.group(1), [m.group(3)]
+            continue
+        out.append(line)
+    close()
+    return "\n".join(out)
+
+
 def deobfuscate(text: str) -> str:
     """``text`` with string-building tricks undone (until nothing more changes)."""
+    text = join_built_strings(text)
     for _ in range(_MAX_ROUNDS):
         before = text
         text = _CARET_RE.sub("", text)
@@ -120,9 +158,16 @@ def _analyze(text: str, result: Analysis, depth: int) -> None:
     hidden = [w for w in COMMAND_WORDS if w in lowered_after and w not in lowered_before]
     if hidden and depth == 0:
         result.hit("decode.hidden_command", commands=hidden, text=_snippet(plain, hidden[0]))
-    for source in (text, plain) if plain != text else (text,):
+    # The deobfuscated text first: a Base64 blob the raw text holds only in
+    # pieces would decode to a cut command (and cut URLs).
+    whole: list[str] = []
+    for source in (plain, text) if plain != text else (text,):
         for match in _ENC_RE.finditer(source):
-            decoded = decode_powershell(match.group(1))
+            blob = match.group(1)
+            if source is text and any(blob in longer for longer in whole):
+                continue
+            whole.append(blob)
+            decoded = decode_powershell(blob)
             if decoded is None or decoded in result.facts.get("powershell", []):
                 continue
             result.facts.setdefault("powershell", []).append(decoded)
