@@ -190,10 +190,11 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
 
 def _finding_documents(result: HuntResult, floor: Severity) -> Iterator[dict[str, Any]]:
     """The findings at or above ``floor`` in their contract form, with their incident."""
-    for doc in result.findings.documents():
-        if Severity(doc["severity"]).rank < floor.rank:
+    for finding in result.findings:
+        if finding.severity.rank < floor.rank:
             continue
-        incident = result.incident_of.get(doc["finding"]["id"])
+        doc = finding.to_json()
+        incident = result.incident_of.get(finding.id)
         if incident:
             doc["incident"] = {"id": incident}
         yield doc
