@@ -151,3 +151,19 @@ def test_htmx_is_served_when_installed(seeded_store: Store, tmp_path: Path) -> N
 def test_without_htmx_the_console_still_works(client: TestClient) -> None:
     assert client.get("/static/vendor/htmx.min.js").status_code == 404
     assert client.get("/").status_code == 200
+
+
+def test_long_evidence_is_folded_but_whole(seeded_store: Store, tmp_path: Path) -> None:
+    from sekimori.web.app import LONG_EVIDENCE, SHORT_EVIDENCE
+    from tests.store.samples import finding, incident
+
+    script = "IEX " + "A" * (LONG_EVIDENCE * 3) + " <end>"
+    found = [finding(host_name="WS-LONG", evidence={"powershell.script": script, "short": "x"})]
+    seeded_store.save_findings(found)
+    seeded_store.upsert_incidents([incident(found, id="inc-long")])
+    page = TestClient(create_app(seeded_store)).get("/incidents/inc-long").text
+    assert '<details class="long">' in page
+    assert f"{script[:SHORT_EVIDENCE]}…" in page
+    assert "IEX " + "A" * (LONG_EVIDENCE * 3) + " &lt;end&gt;" in page  # the whole value is there
+    assert f"({len(script)} characters)" in page
+    assert "<code>x</code>" in page

@@ -60,6 +60,10 @@ def _when(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+LONG_EVIDENCE = 240
+SHORT_EVIDENCE = 120
+
+
 def _show(value: Any) -> str:
     """A value of the evidence as text: strings as they are, the rest as JSON."""
     if isinstance(value, str):
@@ -88,6 +92,9 @@ def template_environment() -> jinja2.Environment:
     env.filters["show"] = _show
     env.filters["path_part"] = _path_part
     env.filters["severity_class"] = _severity_class
+    # Evidence values longer than this are folded behind their first characters.
+    env.globals["long_evidence"] = LONG_EVIDENCE
+    env.globals["short_evidence"] = SHORT_EVIDENCE
     return env
 
 
