@@ -10,7 +10,9 @@ the finding's observables.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -111,8 +113,8 @@ def _timestamp(row: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(0, UTC)
 
 
-# Texts longer than this (script blocks) are decoded every time rather than
-# kept as cache keys: the cache must stay small whatever the input.
+# Texts longer than this (script blocks) are cached under their digest rather
+# than kept as cache keys: the cache must stay small whatever the input.
 _CACHED_TEXT = 1024
 
 
@@ -121,12 +123,24 @@ def _short_text_observables(text: str) -> tuple[Observable, ...]:
     return tuple(analyze(text).observables)
 
 
+_LONG_TEXTS: OrderedDict[bytes, tuple[Observable, ...]] = OrderedDict()
+_LONG_TEXTS_MAX = 1024
+
+
 def _text_observables(text: str) -> tuple[Observable, ...]:
-    # One event matched by several rules, and the same command line run again
-    # and again, are decoded once.
-    if len(text) > _CACHED_TEXT:
-        return tuple(analyze(text).observables)
-    return _short_text_observables(text)
+    # One event matched by several rules, and the same command line or script
+    # block run again and again, are decoded once.
+    if len(text) <= _CACHED_TEXT:
+        return _short_text_observables(text)
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    found = _LONG_TEXTS.get(key)
+    if found is None:
+        found = _LONG_TEXTS[key] = tuple(analyze(text).observables)
+        if len(_LONG_TEXTS) > _LONG_TEXTS_MAX:
+            _LONG_TEXTS.popitem(last=False)
+    else:
+        _LONG_TEXTS.move_to_end(key)
+    return found
 
 
 def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
