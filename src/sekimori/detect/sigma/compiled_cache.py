@@ -112,7 +112,10 @@ def _key(files: Sequence[Path], placeholders: Mapping[str, Sequence[str]] | None
         digest.update(f"{name}\0{list(values)!r}\0".encode())
     for path in files:
         stat = path.stat()
-        digest.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        # absolute(), not resolve(): the same key for the same files, without
+        # following every path through the file system (a tenth of a second
+        # for SigmaHQ's 3,000 files).
+        digest.update(f"{path.absolute()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
 
 
