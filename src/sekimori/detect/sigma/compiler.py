@@ -43,7 +43,7 @@ from sigma.types import (
 
 from sekimori.detect.sigma.fields import LOWER_PREFIX, column_name, lower_name
 from sekimori.detect.sigma.logsource import Variant, variants_for
-from sekimori.detect.sigma.prefilter import MIN_LITERAL, Requirement, requirement
+from sekimori.detect.sigma.prefilter import MIN_LITERAL, Requirement, requirement, union
 from sekimori.detect.sigma.values import Needs, ValueCompiler, merge_parts, shape
 from sekimori.errors import RuleError
 from sekimori.model import Severity
@@ -412,45 +412,26 @@ def _forced(trees: Sequence[object], detections: SigmaDetections) -> dict[str, b
     return out
 
 
-def _detections_keywords(detections: SigmaDetections) -> set[str] | None:
-    found: set[str] = set()
-    for detection in detections.detections.values():
-        literals = _detection_keywords(detection)
-        if literals is None:
-            return None
-        found |= literals
-    return found
+def _detections_keywords(detections: SigmaDetections) -> frozenset[str] | None:
+    return union(_detection_keywords(d) for d in detections.detections.values())
 
 
-def _detection_keywords(detection: SigmaDetection) -> set[str] | None:
-    found: set[str] = set()
-    for item in detection.detection_items:
-        if isinstance(item, SigmaDetection):
-            inner = _detection_keywords(item)
-            if inner is None:
-                return None
-            found |= inner
-            continue
-        if item.field is not None:
-            continue
-        for value in item.value or [SigmaNull()]:
-            literals = _keyword_literal(value)
-            if literals is None:
-                return None
-            found |= literals
-    return found
+def _detection_keywords(detection: SigmaDetection) -> frozenset[str] | None:
+    return union(_item_keywords(item) for item in detection.detection_items)
 
 
-def _keyword_literal(value: SigmaType) -> set[str] | None:
+def _item_keywords(item: SigmaDetection | SigmaDetectionItem) -> frozenset[str] | None:
+    if isinstance(item, SigmaDetection):
+        return _detection_keywords(item)
+    if item.field is not None:
+        return frozenset()
+    return union(_keyword_literal(v) for v in item.value or [SigmaNull()])
+
+
+def _keyword_literal(value: SigmaType) -> frozenset[str] | None:
     """The literal a keyword value needs in one text field (as ``values`` matches keywords)."""
     if isinstance(value, SigmaExpansion):
-        found: set[str] = set()
-        for inner in value.values:
-            literals = _keyword_literal(inner)
-            if literals is None:
-                return None
-            found |= literals
-        return found
+        return union(_keyword_literal(inner) for inner in value.values)
     if isinstance(value, SigmaString):
         if value.contains_placeholder():
             return None
@@ -465,7 +446,7 @@ def _keyword_literal(value: SigmaType) -> set[str] | None:
         return None
     if len(text) < MIN_LITERAL or not text.isascii() or "\n" in text:
         return None
-    return {text}
+    return frozenset({text})
 
 
 def _plain(value: object) -> str:

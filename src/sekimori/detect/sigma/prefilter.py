@@ -21,6 +21,8 @@ the rule's own expression still decides.
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import TypeVar
 
 from sigma.conditions import (
     ConditionAND,
@@ -46,6 +48,8 @@ from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, merge_parts
 # Literals shorter than this occur nearly everywhere and filter nothing.
 MIN_LITERAL = 3
 
+T = TypeVar("T")
+
 # At least one of these (column, literal) pairs occurs.
 Clause = frozenset[tuple[str, str]]
 # Every clause holds.
@@ -54,7 +58,7 @@ Requirement = tuple[Clause, ...]
 
 def _value_literal(value: SigmaType) -> Clause | None:
     if isinstance(value, SigmaExpansion):
-        return _union(_value_literal(v) for v in value.values)
+        return union(_value_literal(v) for v in value.values)
     if isinstance(value, SigmaString):
         if value.contains_placeholder():
             return None
@@ -72,12 +76,13 @@ def _value_literal(value: SigmaType) -> Clause | None:
     return None
 
 
-def _union(clauses: Iterable[Clause | None]) -> Clause | None:
-    out: set[tuple[str, str]] = set()
-    for clause in clauses:
-        if clause is None:
+def union(sets: Iterable[AbstractSet[T] | None]) -> frozenset[T] | None:
+    """Everything in ``sets``, or None as soon as one of them is None (no requirement)."""
+    out: set[T] = set()
+    for part in sets:
+        if part is None:
             return None
-        out |= clause
+        out |= part
     return frozenset(out)
 
 
@@ -99,7 +104,7 @@ def _any(reqs: Iterable[Requirement | None]) -> Requirement | None:
         if not req:
             return None
         best.append(max(req, key=_score))
-    joined = _union(best)
+    joined = union(best)
     return (joined,) if joined else None
 
 
@@ -113,7 +118,7 @@ def _item(item: SigmaDetectionItem) -> Requirement | None:
             (frozenset((column, lit) for _c, lit in clause),) if clause else None
             for clause in per_value
         )
-    combined = _union(per_value)
+    combined = union(per_value)
     if combined is None:
         return None
     return (frozenset((column, lit) for _c, lit in combined),)
