@@ -44,8 +44,7 @@ class RuleGroup:
 
     ``free`` are the rules without a literal requirement (always evaluated);
     ``literals`` maps each lower-cased column to the literals the other rules
-    require, and ``literal_rules`` each (column, literal) to the rule keys
-    requiring it.
+    require.
     """
 
     variant: Variant
@@ -53,7 +52,6 @@ class RuleGroup:
     needs: Needs = field(default_factory=Needs)
     free: tuple[CompiledRule, ...] = ()
     literals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    literal_rules: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +115,11 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
     for variant, members in groups.values():
         needs = Needs()
         literals: dict[str, set[str]] = {}
-        literal_rules: dict[tuple[str, str], list[str]] = {}
         for rule in members:
             needs.update(rule.needs)
-            pairs = {pair for clause in rule.requirement or () for pair in clause}
-            for column, literal in sorted(pairs):
-                literals.setdefault(column, set()).add(literal)
-                literal_rules.setdefault((column, literal), []).append(rule.key)
+            for clause in rule.requirement or ():
+                for column, literal in clause:
+                    literals.setdefault(column, set()).add(literal)
         out.append(
             RuleGroup(
                 variant=variant,
@@ -131,7 +127,6 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
                 needs=needs,
                 free=tuple(r for r in members if r.requirement is None),
                 literals={c: tuple(sorted(lits)) for c, lits in literals.items()},
-                literal_rules={k: tuple(v) for k, v in literal_rules.items()},
             )
         )
     return tuple(out)
@@ -164,11 +159,8 @@ def _candidates(
         for col, literals in zip(scans.columns, found, strict=True)
         for literal in literals or ()
     }
-    keys = {key for pair in present for key in group.literal_rules.get(pair, ())}
     rules = tuple(
-        r
-        for r in group.rules
-        if r.key in keys and r.requirement is not None and holds(r.requirement, present)
+        r for r in group.rules if r.requirement is not None and holds(r.requirement, present)
     )
     if not rules:
         return work
