@@ -74,23 +74,38 @@ def test_flat_keeps_sysmon_event_type_but_not_nxlog_severity() -> None:
     assert reg["winlog.event_data.EventType"] == "SetValue"
 
 
-def test_batcher_chunks_give_the_frames_of_windows_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(windows, "CHUNK_RECORDS", 2)
+def test_batcher_splits_by_channel_and_chunks_change_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     records: list[windows.Record] = [
         {
             windows.WHERE: f"f:{i}",
             windows.TIMESTAMP: None if i == 3 else f"2024-01-01T00:00:0{i}Z",
             windows.CODE: "1",
+            windows.CHANNEL: "Security" if i % 2 else "System",
             f"{windows.EVENT_DATA}F{i % 3}": f"v{i}",
         }
-        for i in range(7)
+        for i in range(9)
     ]
     ctx = ReadContext(batch_size=5)
-    expected_report = ReadReport(path="f", source="evtx_json")
-    report = ReadReport(path="f", source="evtx_json")
-    expected = list(windows.windows_batches(records, ctx, "f", expected_report))
-    batcher = windows.WindowsBatcher(ctx, "f", report)
-    got = [b for r in records for b in batcher.add(r)] + list(batcher.flush())
-    assert [b.frame.columns for b in got] == [b.frame.columns for b in expected]
-    assert all(g.frame.equals(e.frame) for g, e in zip(got, expected, strict=True))
-    assert report.skipped == expected_report.skipped == 1
+
+    def read(chunk: int) -> tuple[list[pl.DataFrame], ReadReport]:
+        monkeypatch.setattr(windows, "CHUNK_RECORDS", chunk)
+        report = ReadReport(path="f", source="evtx_json")
+        batcher = windows.WindowsBatcher(ctx, "f", report)
+        batches = [b for r in records for b in batcher.add(r)] + list(batcher.flush())
+        return [b.frame for b in batches], report
+
+    whole, whole_report = read(1_000)
+    chunked, report = read(2)
+    # two windows of at most 5 events, each split into its two channels
+    assert [f.get_column(windows.CHANNEL).unique().to_list() for f in whole] == [
+        ["System"],
+        ["Security"],
+        ["Security"],
+        ["System"],
+    ]
+    assert sum(f.height for f in whole) == 8  # the event without a time is skipped
+    assert [f.columns for f in chunked] == [f.columns for f in whole]
+    assert all(c.equals(w) for c, w in zip(chunked, whole, strict=True))
+    assert report.skipped == whole_report.skipped == 1

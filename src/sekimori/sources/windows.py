@@ -2,7 +2,7 @@
 
 EVTX files, evtx_dump JSON and Winlogbeat/OTRF JSON all end here as flat
 records (``record_from_event_json``, ``record_from_winlogbeat``,
-``record_from_flat``) and then as one batch (``windows_batch``):
+``record_from_flat``) and then as batches (``WindowsBatcher``, one per channel):
 
 * ``event.code`` (EventID), ``winlog.channel``, ``winlog.provider_name``,
   ``winlog.record_id``, ``winlog.computer_name``;
@@ -376,24 +376,6 @@ def record_from_flat(doc: Mapping[str, Any], where: str) -> Record:
     return record
 
 
-def windows_batches(
-    records: list[Record], ctx: ReadContext, path: str, report: ReadReport
-) -> Iterator[EventBatch]:
-    """Batches of at most ``ctx.batch_size`` normalized Windows events from flat records.
-
-    The records of each ``batch_size`` window are split by channel, as
-    ``WindowsBatcher`` splits them, each channel's frame built at once.
-    """
-    for start in range(0, len(records), max(1, ctx.batch_size)):
-        by_channel: dict[str | None, list[Record]] = {}
-        for record in records[start : start + ctx.batch_size]:
-            by_channel.setdefault(record.get(CHANNEL), []).append(record)
-        for part in by_channel.values():
-            batch = _batch(part, ctx, path, report)
-            if batch is not None:
-                yield batch
-
-
 # Records are turned into columns this many at a time, so that only a few
 # thousand per-event Python objects are alive at once, whatever the batch size.
 CHUNK_RECORDS = 4_096
@@ -419,7 +401,7 @@ class WindowsBatcher:
     16 bytes and the time to make it. The Sigma engine runs on a batch only
     the rule groups of its channel. A channel's records are converted to
     columns every ``CHUNK_RECORDS`` records; its batch is the concatenation
-    of those chunks, the same frame ``windows_batches`` builds at once.
+    of those chunks, the same frame as if they were converted at once.
     """
 
     def __init__(self, ctx: ReadContext, path: str, report: ReadReport) -> None:
@@ -466,12 +448,6 @@ class WindowsBatcher:
             del frame
             if batch is not None:
                 yield batch
-
-
-def _batch(
-    records: list[Record], ctx: ReadContext, path: str, report: ReadReport
-) -> EventBatch | None:
-    return _frame_batch(_frame(records), ctx, path, report)
 
 
 # TimeCreated text as a UTC datetime: one expression for every batch.
