@@ -26,6 +26,7 @@ import logging
 import polars as pl
 
 from sekimori.model import EventBatch
+from sekimori.sources.windows import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ JOINED_DATASETS = frozenset({"windows"})
 # already full enough, and a held batch stays in memory while the next
 # ones are read.
 ALONE_SHARE = 8
-CHANNEL = "winlog.channel"
 
 
 def _channel(batch: EventBatch) -> str | None:

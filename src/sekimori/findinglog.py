@@ -22,7 +22,6 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sekimori.errors import StoreError
 from sekimori.model import Finding
@@ -59,10 +58,9 @@ def _close(db: sqlite3.Connection, path: Path) -> None:
 class FindingLog:
     """Findings on disk: ``extend`` while hunting, iterate (in time order) after.
 
-    Iterating yields ``Finding`` objects ordered by time, host and rule;
-    ``documents()`` yields their contract form (``Finding.to_json``) without
-    rebuilding the objects. A finding whose id is already in the log is
-    ignored, as the hunt's detectors may report the same detection twice.
+    Iterating yields ``Finding`` objects ordered by time, host and rule. A
+    finding whose id is already in the log is ignored, as the hunt's
+    detectors may report the same detection twice.
     """
 
     def __init__(self, directory: Path | None = None) -> None:
@@ -137,11 +135,6 @@ class FindingLog:
 
     def __iter__(self) -> Iterator[Finding]:
         yield from self._read(f"SELECT doc FROM findings {_ORDER}")
-
-    def documents(self) -> Iterator[dict[str, Any]]:
-        """Every finding in its contract form (``Finding.to_json``), in time order."""
-        for finding in self:
-            yield finding.to_json()
 
     def where(self, condition: str, *params: object) -> Iterator[Finding]:
         """The findings matching an SQL ``condition`` on the columns of the log, in time order.

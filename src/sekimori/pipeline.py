@@ -163,9 +163,8 @@ def run_hunt(
             report = file_batch.report
             directory.learn_batch(file_batch.batch)
             ready = joiner.add(file_batch.batch, report.source)
-            # A full batch of Windows events is some 400 MB of columns (16 bytes
-            # per row even in a null text column): no name here may still hold
-            # it while the next one is read.
+            # No name here may still hold a batch while the next one is read:
+            # it would double the hunt's peak memory.
             del file_batch
             while ready:
                 log.extend(run_all(runs, ready.pop(0)))
