@@ -67,7 +67,9 @@ def test_garbage_base64_is_not_a_command() -> None:
 def test_string_built_line_by_line_is_decoded_whole() -> None:
     script = "Write-Output 'http://shop.example.invalid/wp-content/Zq3fT/'"
     command = "powershell -enc " + base64.b64encode(script.encode("utf-16-le")).decode()
-    pieces = [command[i : i + 20] for i in range(0, len(command), 20)]
+    # 88 characters: the first piece alone holds a decodable start of the
+    # Base64 ("Write-Output 'http://shop.e"), as the demo's 200-character ones do.
+    pieces = [command[i : i + 88] for i in range(0, len(command), 88)]
     macro = (
         "Sub AutoOpen()\r\n    Dim c As String\r\n"
         + "".join(f'    c = c & "{p}"\r\n' for p in pieces)

@@ -59,6 +59,8 @@ def test_json_lines_read_as_the_standard_library_reads_them(
 ) -> None:
     import json
 
+    # the fast path is taken for a plain JSON line
+    assert jsonrecords._line_object('{"a": 1}\n', 0, 9, True) == ({"a": 1}, 8)
     fast, fast_report = _objects(line + "\n")
     monkeypatch.setattr(jsonrecords, "_line_object", lambda *_: (None, -1))
     slow, slow_report = _objects(line + "\n")
