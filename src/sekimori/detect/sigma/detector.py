@@ -15,7 +15,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -116,30 +115,23 @@ def _timestamp(row: Mapping[str, Any]) -> datetime:
 # Texts longer than this (script blocks) are cached under their digest rather
 # than kept as cache keys: the cache must stay small whatever the input.
 _CACHED_TEXT = 1024
-
-
-@lru_cache(maxsize=4096)
-def _short_text_observables(text: str) -> tuple[Observable, ...]:
-    return tuple(analyze(text).observables)
-
-
-_LONG_TEXTS: OrderedDict[bytes, tuple[Observable, ...]] = OrderedDict()
-_LONG_TEXTS_MAX = 1024
+_SEEN: OrderedDict[str | bytes, tuple[Observable, ...]] = OrderedDict()
+_SEEN_MAX = 4096
 
 
 def _text_observables(text: str) -> tuple[Observable, ...]:
     # One event matched by several rules, and the same command line or script
     # block run again and again, are decoded once.
-    if len(text) <= _CACHED_TEXT:
-        return _short_text_observables(text)
-    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    found = _LONG_TEXTS.get(key)
+    key: str | bytes = text
+    if len(text) > _CACHED_TEXT:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    found = _SEEN.get(key)
     if found is None:
-        found = _LONG_TEXTS[key] = tuple(analyze(text).observables)
-        if len(_LONG_TEXTS) > _LONG_TEXTS_MAX:
-            _LONG_TEXTS.popitem(last=False)
+        found = _SEEN[key] = tuple(analyze(text).observables)
+        if len(_SEEN) > _SEEN_MAX:
+            _SEEN.popitem(last=False)
     else:
-        _LONG_TEXTS.move_to_end(key)
+        _SEEN.move_to_end(key)
     return found
 
 
