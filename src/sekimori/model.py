@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -223,8 +224,7 @@ class Finding:
         """The explicit stage, or the earliest one implied by the ATT&CK tactics."""
         if self.stage is not None:
             return self.stage
-        stages = [TACTIC_STAGE[t] for t in self.tactics if t in TACTIC_STAGE]
-        return min(stages, key=lambda s: s.rank) if stages else None
+        return tactics_stage(self.tactics)
 
     @property
     def id(self) -> str:
@@ -315,6 +315,13 @@ class Finding:
             event_id=doc.get("event", {}).get("id"),
             dataset=doc.get("event", {}).get("dataset"),
         )
+
+
+@lru_cache(maxsize=1024)
+def tactics_stage(tactics: tuple[str, ...]) -> Stage | None:
+    """The earliest kill-chain stage the ATT&CK ``tactics`` imply, if any."""
+    stages = [TACTIC_STAGE[t] for t in tactics if t in TACTIC_STAGE]
+    return min(stages, key=lambda s: s.rank) if stages else None
 
 
 @dataclass(frozen=True, slots=True)
