@@ -137,3 +137,20 @@ def test_total_size_counts_the_files_a_hunt_reads(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_bytes(b"x" * 10)
     (tmp_path / ".hidden").write_bytes(b"x" * 100)
     assert total_size([tmp_path, tmp_path / "absent"]) == 10
+
+
+def test_the_sigma_engine_in_a_worker_finds_the_same(tmp_path: Path) -> None:
+    """The demo day hunted with the Sigma engine in a worker process and without."""
+    from sekimori.demo.generate import write_demo_data
+
+    manifest = write_demo_data(tmp_path / "day")
+    inputs = list(manifest.inputs)
+    alone = run_hunt(inputs, HuntOptions(parallel=False, batch_size=2_000))
+    beside = run_hunt(inputs, HuntOptions(parallel=True, batch_size=2_000))
+    assert [f.id for f in beside.findings] == [f.id for f in alone.findings]
+    assert [(i.id, i.severity, i.score, i.finding_count) for i in beside.incidents] == [
+        (i.id, i.severity, i.score, i.finding_count) for i in alone.incidents
+    ]
+    assert sorted(beside.notes) == sorted(alone.notes)
+    # The bundled pack is Sigma: its findings came out of the worker.
+    assert any(f.ruleset == "sekimori" for f in beside.findings)

@@ -7,8 +7,10 @@ batches they receive.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sekimori.batchjoin import BatchJoiner
@@ -18,8 +20,9 @@ from sekimori.detect.base import Detector
 from sekimori.detect.ioc import match_observables
 from sekimori.detect.mail import MailDetector
 from sekimori.detect.network import detectors_for_index, load_index
-from sekimori.detect.runner import DetectorRun, run_all
+from sekimori.detect.runner import DetectorRun, Run, run_all
 from sekimori.detect.sigma.detector import SigmaDetector
+from sekimori.detect.worker import Recipe, WorkerRun
 from sekimori.errors import SourceError
 from sekimori.findinglog import FindingLog
 from sekimori.hosts import HostDirectory
@@ -28,6 +31,9 @@ from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severit
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
+# From this much input on (bytes), the Sigma engine runs in a worker process
+# when there is a second CPU: below, the worker's start-up costs more than it saves.
+PARALLEL_MIN_BYTES = 16_000_000
 # Findings whose observables were decoded rather than seen on the wire.
 OBSERVABLE_DATASETS = frozenset({"windows", "email"})
 INTEL = "sekimori-intel"
@@ -43,6 +49,9 @@ class HuntOptions:
     config_file: Path | None = None
     tenant: str = DEFAULT_TENANT
     batch_size: int = DEFAULT_BATCH_SIZE
+    # The Sigma engine in a worker process (``detect/worker.py``); None: when
+    # the input is over PARALLEL_MIN_BYTES and the machine has two CPUs.
+    parallel: bool | None = None
 
 
 @dataclass(slots=True)
@@ -55,7 +64,7 @@ class HuntResult:
     incident_of: dict[str, str] = field(default_factory=dict)
     reports: list[ReadReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    detector_runs: list[DetectorRun] = field(default_factory=list)
+    detector_runs: list[Run] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -76,33 +85,33 @@ class HuntSetup:
         return cls(site=load_site(options.config_file), index=load_index(options.intel_files))
 
 
-def build_detectors(
-    options: HuntOptions, setup: HuntSetup | None = None
-) -> tuple[list[Detector], list[str]]:
-    """The detectors of a hunt, and notes about rules or feeds that could not be used."""
-    setup = HuntSetup.of(options) if setup is None else setup
-    detectors: list[Detector] = []
-    notes: list[str] = []
-    for factory in DETECTOR_FACTORIES:
-        made, said = factory(options, setup)
-        detectors.extend(made)
-        notes.extend(said)
-    return detectors, notes
-
-
 DetectorFactory = Callable[[HuntOptions, HuntSetup], tuple[list[Detector], list[str]]]
+
+
+def sigma_recipe(options: HuntOptions) -> Recipe | None:
+    """How to build the Sigma engine of ``options`` (None: no rules at all), picklable."""
+    if not options.rule_dirs and not options.use_default_rules:
+        return None
+    return partial(SigmaDetector, options.rule_dirs, use_default_rules=options.use_default_rules)
+
+
+def sigma_notes(detector: Detector) -> list[str]:
+    """One note per Sigma rule that could not be loaded, with the reason."""
+    if not isinstance(detector, SigmaDetector):
+        return []
+    return [
+        f"sigma rule not loaded: {what}: {' '.join(why.split())}"
+        for what, why in detector.load_report.rejected
+    ]
 
 
 def sigma_detectors(options: HuntOptions, setup: HuntSetup) -> tuple[list[Detector], list[str]]:
     """The Sigma engine with the bundled pack and every ``--rules`` folder."""
-    if not options.rule_dirs and not options.use_default_rules:
+    recipe = sigma_recipe(options)
+    if recipe is None:
         return [], []
-    detector = SigmaDetector(options.rule_dirs, use_default_rules=options.use_default_rules)
-    report = detector.load_report
-    notes = [
-        f"sigma rule not loaded: {what}: {' '.join(why.split())}" for what, why in report.rejected
-    ]
-    return [detector], notes
+    detector = recipe()
+    return [detector], sigma_notes(detector)
 
 
 def network_detectors_of(
@@ -144,10 +153,83 @@ def run_hunt(
     bytes of each file once it is done.
     """
     setup = HuntSetup.of(options)
-    detectors, notes = build_detectors(options, setup)
-    result = HuntResult(notes=notes)
-    runs = [DetectorRun.start(d) for d in detectors]
-    result.detector_runs = runs
+    runs, notes = start_runs(options, setup, _parallel(paths, options))
+    result = HuntResult(notes=notes, detector_runs=runs)
+    try:
+        directory = _detect(paths, options, runs, result, progress)
+    finally:
+        for run in runs:
+            run.close()
+    log = result.findings
+
+    # A URL decoded from a macro is the same indicator as in http.log. Network
+    # events were matched as they were read; what is left is what the endpoint
+    # and mail detectors decoded.
+    if len(setup.index):
+        known = {
+            (f.host_name, o.value) for f in log.where("ruleset = ?", INTEL) for o in f.observables
+        }
+        datasets = sorted(OBSERVABLE_DATASETS)
+        decoded = log.where(f"dataset IN ({', '.join('?' * len(datasets))})", *datasets)
+        log.extend(
+            finding
+            for finding in match_observables(decoded, setup.index)
+            if not any((finding.host_name, o.value) in known for o in finding.observables)
+        )
+
+    loaders = list(log.where("rule LIKE ? AND severity < ?", "download.%", Severity.HIGH.rank))
+    if loaders:
+        first = log.where(
+            "stage IN (?, ?) AND severity >= ?",
+            *(s.value for s in FIRST_STAGES),
+            Severity.MEDIUM.rank,
+        )
+        for old_id, raised in raise_loaders(loaders, first, directory).items():
+            log.replace(old_id, raised)
+    correlated = correlate(log, directory)
+    result.incidents = correlated.incidents
+    result.incident_of = correlated.incident_of
+    return result
+
+
+def start_runs(
+    options: HuntOptions, setup: HuntSetup, parallel: bool
+) -> tuple[list[Run], list[str]]:
+    """The runs of a hunt's detectors, and notes about rules or feeds that could not be used.
+
+    With ``parallel``, the Sigma engine runs in a worker process
+    (``detect/worker.py``); its notes come with the run (``Run.notes``).
+    """
+    runs: list[Run] = []
+    notes: list[str] = []
+    for factory in DETECTOR_FACTORIES:
+        recipe = sigma_recipe(options) if factory is sigma_detectors else None
+        if parallel and recipe is not None:
+            # Two batches waiting: one evaluated, the next ready.
+            worker = WorkerRun.start(recipe, SigmaDetector, sigma_notes, 2 * options.batch_size)
+            runs.append(worker)
+            continue
+        made, said = factory(options, setup)
+        runs.extend(DetectorRun.start(d) for d in made)
+        notes.extend(said)
+    return runs, notes
+
+
+def _parallel(paths: list[Path], options: HuntOptions) -> bool:
+    if options.parallel is not None:
+        return options.parallel
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) > 1 and total_size(paths) >= PARALLEL_MIN_BYTES
+
+
+def _detect(
+    paths: list[Path],
+    options: HuntOptions,
+    runs: list[Run],
+    result: HuntResult,
+    progress: Progress | None,
+) -> HostDirectory:
+    """Read every file, run every detector on its batches; the hosts seen on the way."""
     directory = HostDirectory()
     ctx = ReadContext(tenant=options.tenant, batch_size=options.batch_size)
     log = result.findings
@@ -179,36 +261,9 @@ def run_hunt(
         log.extend(run_all(runs, batch))
     for run in runs:
         log.extend(run.finish())
+        result.notes.extend(run.notes)
         result.notes.extend(run.errors)
-
-    # A URL decoded from a macro is the same indicator as in http.log. Network
-    # events were matched as they were read; what is left is what the endpoint
-    # and mail detectors decoded.
-    if len(setup.index):
-        known = {
-            (f.host_name, o.value) for f in log.where("ruleset = ?", INTEL) for o in f.observables
-        }
-        datasets = sorted(OBSERVABLE_DATASETS)
-        decoded = log.where(f"dataset IN ({', '.join('?' * len(datasets))})", *datasets)
-        log.extend(
-            finding
-            for finding in match_observables(decoded, setup.index)
-            if not any((finding.host_name, o.value) in known for o in finding.observables)
-        )
-
-    loaders = list(log.where("rule LIKE ? AND severity < ?", "download.%", Severity.HIGH.rank))
-    if loaders:
-        first = log.where(
-            "stage IN (?, ?) AND severity >= ?",
-            *(s.value for s in FIRST_STAGES),
-            Severity.MEDIUM.rank,
-        )
-        for old_id, raised in raise_loaders(loaders, first, directory).items():
-            log.replace(old_id, raised)
-    correlated = correlate(log, directory)
-    result.incidents = correlated.incidents
-    result.incident_of = correlated.incident_of
-    return result
+    return directory
 
 
 def total_size(paths: list[Path]) -> int:

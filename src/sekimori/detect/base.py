@@ -8,6 +8,15 @@ from typing import Any, ClassVar
 from sekimori.model import EventBatch, Finding
 
 
+def wants_dataset(datasets: frozenset[str] | None, dataset: str) -> bool:
+    """True when ``dataset`` is one of ``datasets`` (None: all), or below one (``zeek.conn``)."""
+    return (
+        datasets is None
+        or dataset in datasets
+        or any(dataset.startswith(prefix + ".") for prefix in datasets)
+    )
+
+
 class Detector(ABC):
     """Takes a batch of events (and its explicit state) and returns findings.
 
@@ -24,11 +33,7 @@ class Detector(ABC):
 
     def wants(self, dataset: str) -> bool:
         """True when batches of ``dataset`` are for this detector."""
-        return (
-            self.datasets is None
-            or dataset in self.datasets
-            or any(dataset.startswith(prefix + ".") for prefix in self.datasets)
-        )
+        return wants_dataset(self.datasets, dataset)
 
     def new_state(self) -> Any:
         """A fresh state for one run (or one partition of hosts)."""

@@ -11,12 +11,31 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sekimori.detect.base import Detector
 from sekimori.model import EventBatch, Finding
 
 log = logging.getLogger(__name__)
+
+
+class Run(Protocol):
+    """A detector in one run, wherever it runs (here: ``DetectorRun``; ``worker.WorkerRun``)."""
+
+    notes: list[str]
+    errors: list[str]
+
+    def detect(self, batch: EventBatch) -> list[Finding]:
+        """Findings for ``batch`` (a run in a worker: of the batches it has finished)."""
+        ...
+
+    def finish(self) -> list[Finding]:
+        """Every finding still to come, the end-of-run ones included."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the run holds (a worker process); safe to call twice."""
+        ...
 
 
 @dataclass(slots=True)
@@ -29,6 +48,8 @@ class DetectorRun:
     batches: int = 0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
+    # Built in this process, a detector's notes are the hunt's from the start.
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, detector: Detector) -> DetectorRun:
@@ -71,8 +92,11 @@ class DetectorRun:
         self.findings += len(found)
         return found
 
+    def close(self) -> None:
+        """Nothing to let go of: the detector lives in this process."""
 
-def run_all(runs: Iterable[DetectorRun], batch: EventBatch) -> list[Finding]:
+
+def run_all(runs: Iterable[Run], batch: EventBatch) -> list[Finding]:
     """Every detector's findings for one batch."""
     found: list[Finding] = []
     for run in runs:

@@ -1,0 +1,139 @@
+"""A detector in a worker process finds what it finds in the hunt's own process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, ClassVar
+
+import polars as pl
+import pytest
+
+from sekimori.detect.base import Detector
+from sekimori.detect.runner import DetectorRun, Run, run_all
+from sekimori.detect.worker import WorkerRun
+from sekimori.errors import RuleError
+from sekimori.model import EventBatch, Finding, Severity
+
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+class CountingDetector(Detector):
+    """One finding per row whose host is ``host``; at the end, one with the rows seen.
+
+    Its state lives across batches, as a real detector's does, so the end-of-run
+    finding tells whether every batch reached the same state, in order.
+    """
+
+    name: ClassVar[str] = "counting"
+    datasets: ClassVar[frozenset[str] | None] = frozenset({"windows"})
+
+    def __init__(self, host: str, fail_on: str | None = None) -> None:
+        self.host = host
+        self.fail_on = fail_on
+
+    def new_state(self) -> Any:
+        return {"rows": 0, "order": []}
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        if batch.path == self.fail_on:
+            raise ValueError(f"cannot read {batch.path}")
+        state["rows"] += batch.frame.height
+        state["order"].append(batch.path)
+        rows = batch.frame.filter(pl.col("host.name") == self.host).rows(named=True)
+        return [_finding(row["@timestamp"], row["host.name"], str(row["event.id"])) for row in rows]
+
+    def finish(self, state: Any) -> list[Finding]:
+        order = ",".join(str(p) for p in state["order"])
+        return [_finding(START, "summary", f"{state['rows']}:{order}")]
+
+
+def _finding(ts: datetime, host: str, event_id: str) -> Finding:
+    return Finding(
+        timestamp=ts,
+        host_name=host,
+        rule_id="counting",
+        rule_name="Counting",
+        ruleset="test",
+        severity=Severity.LOW,
+        event_id=event_id,
+    )
+
+
+def _unbuildable() -> Detector:
+    raise RuleError("no such rule file or folder", where="/nowhere/rules")
+
+
+def _no_notes(detector: Detector) -> list[str]:
+    return ["built in the worker"]
+
+
+def _batches(count: int, rows: int) -> list[EventBatch]:
+    out = []
+    for n in range(count):
+        frame = pl.DataFrame(
+            {
+                "@timestamp": [START + timedelta(seconds=n * rows + i) for i in range(rows)],
+                "host.name": [f"WS-{(n + i) % 3:02d}" for i in range(rows)],
+                "event.id": [str(n * rows + i) for i in range(rows)],
+            }
+        )
+        out.append(EventBatch("windows", frame, path=f"part-{n}.json"))
+    return out
+
+
+def _run(run: Run, batches: list[EventBatch]) -> list[Finding]:
+    found: list[Finding] = []
+    try:
+        for batch in batches:
+            found += run_all([run], batch)
+        found += run.finish()
+    finally:
+        run.close()
+    return found
+
+
+def test_the_worker_finds_what_the_process_finds_in_the_same_order() -> None:
+    batches = [*_batches(7, 50), EventBatch("zeek.conn", _batches(1, 5)[0].frame)]
+    here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
+    # Rows in flight bounded at 120: the hunt waits for the worker now and then.
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 120)
+    there = _run(worker, batches)
+    assert [f.id for f in there] == [f.id for f in here]
+    assert there[-1].event_id == "350:" + ",".join(f"part-{n}.json" for n in range(7))
+    assert worker.notes == ["built in the worker"]
+    assert (worker.batches, worker.findings, worker.errors) == (7, len(here), [])
+    assert not worker.process.is_alive()
+
+
+def test_a_detector_error_in_the_worker_is_reported_as_in_the_process() -> None:
+    batches = _batches(3, 10)
+    recipe = partial(CountingDetector, "WS-01", fail_on="part-1.json")
+    here_run = DetectorRun.start(recipe())
+    here = _run(here_run, batches)
+    worker = WorkerRun.start(recipe, CountingDetector, _no_notes, 1000)
+    there = _run(worker, batches)
+    assert [f.id for f in there] == [f.id for f in here]
+    assert worker.errors == here_run.errors
+    assert "ValueError: cannot read part-1.json" in worker.errors[0]
+
+
+def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:
+    worker = WorkerRun.start(_unbuildable, CountingDetector, _no_notes, 1000)
+    with pytest.raises(RuleError) as caught:
+        _run(worker, _batches(1, 3))
+    assert str(caught.value) == "/nowhere/rules: no such rule file or folder"
+    assert not worker.process.is_alive()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 10)
+    batches = _batches(4, 10)
+    found = run_all([worker], batches[0])
+    worker.process.kill()
+    for batch in batches[1:]:
+        found += run_all([worker], batch)
+    found += worker.finish()
+    assert len(worker.errors) == 1
+    assert "worker process ended (exit code -9)" in worker.errors[0]
+    assert not worker.process.is_alive()
