@@ -19,10 +19,14 @@ over a single event fills it. Then, timed:
    log source as a channel/event-id condition (the same mapping Sekimori
    uses; Security 4688 through a field-mapping pipeline).
 
-Prints events/s, peak RSS and findings of both, and compares the matches per
+Prints events/s, peak memory and findings of both, and compares the matches per
 rule: rules where both agree, and the first rules where they differ. Then,
 for ``--scaling`` (copies, default 1,10,40), ``sekimori hunt`` alone on ever
-more events: peak memory must stay flat once a batch is full.
+more events: peak memory must stay flat once a batch is full. Peak memory is
+given twice: the largest resident set of any one process of the engine, and
+the largest sum over all its processes at once (proportional set sizes,
+sampled): ``sekimori hunt`` runs its Sigma engine in a second process on
+large inputs, and both count.
 
     .venv/bin/python bench/sigma.py [--copies N] [--scaling 1,10,40] [--files]
                                     [--rules DIR ...] [EVTX_DIR ...]
@@ -39,8 +43,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -239,10 +245,65 @@ def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     return {"matches": dict(matches), "returncode": returncode, "stderr": stderr}
 
 
+@dataclass
+class Memory:
+    """Peak memory of one engine run, in KiB.
+
+    ``rss``: the largest resident set of any one of its processes (the
+    kernel's high-water mark, ``VmHWM``; not ``ru_maxrss``, which counts the
+    memory of this process at the fork). ``pss``: the largest sum, over all
+    its processes at once, of their proportional set sizes (a page shared by
+    two processes counts half in each): the measure for an engine that runs
+    in more than one process. Both are read every ``SAMPLE`` seconds.
+    """
+
+    rss: int = 0
+    pss: int = 0
+
+
+SAMPLE = 0.05
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    parent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grown = {root}, True
+    while grown:
+        below = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= below
+        grown = bool(below)
+    return sorted(tree)
+
+
+def _kib(path: str, key: str) -> int:
+    """The value of ``key`` (in kB) in a /proc file of ``key: value kB`` lines; 0 if gone."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _sample(root: int, memory: Memory, done: threading.Event) -> None:
+    while not done.wait(SAMPLE):
+        pids = _tree(root)
+        memory.pss = max(memory.pss, sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
+        memory.rss = max([memory.rss, *(_kib(f"/proc/{p}/status", "VmHWM:") for p in pids)])
+
+
 def _child(
     engine: str, evtx_dir: Path, rule_dirs: list[Path], ruleset: Path | None = None
-) -> tuple[dict[str, Any], float, int]:
-    """Run one engine in its own process: (result, seconds, peak RSS in KiB)."""
+) -> tuple[dict[str, Any], float, Memory]:
+    """Run one engine in its own process: (result, seconds, peak memory)."""
     args = [sys.executable, __file__, "--engine", engine, "--copies", "0", str(evtx_dir)]
     for d in rule_dirs:
         args += ["--rules", str(d)]
@@ -250,11 +311,18 @@ def _child(
         args += ["--ruleset", str(ruleset)]
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    memory, done = Memory(), threading.Event()
+    sampler = threading.Thread(target=_sample, args=(proc.pid, memory, done), daemon=True)
+    if Path("/proc/self/smaps_rollup").exists():
+        sampler.start()
     assert proc.stdout is not None
     text = proc.stdout.read()
-    _pid, _status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    proc.wait()
     seconds = time.perf_counter() - start
-    return json.loads(text), seconds, usage.ru_maxrss
+    if sampler.is_alive():
+        sampler.join()
+    return json.loads(text), seconds, memory
 
 
 def main() -> int:
@@ -285,9 +353,9 @@ def main() -> int:
         ruleset = _prepare_rules(work / "prepared", rule_dirs)
         events = work / "events"
         _write_events(events, args.evtx, args.copies, args.files)
-        zirc, z_s, z_rss = _child("zircolite", events, rule_dirs, ruleset)
-        seki, s_s, s_rss = _child("sekimori", events, rule_dirs)
-    _compare(zirc, z_s, z_rss, seki, s_s, s_rss, len(rule_dirs))
+        zirc, z_s, z_mem = _child("zircolite", events, rule_dirs, ruleset)
+        seki, s_s, s_mem = _child("sekimori", events, rule_dirs)
+    _compare(zirc, z_s, z_mem, seki, s_s, s_mem, len(rule_dirs))
     if args.scaling and not args.files:
         _scaling(args.evtx, rule_dirs, [int(c) for c in args.scaling.split(",") if c])
     return 0
@@ -344,35 +412,47 @@ def _scaling(sources: list[Path], rule_dirs: list[Path], copies: list[int]) -> N
     """``sekimori hunt`` alone on ever more events: seconds, events/s and peak memory."""
     print()
     print("sekimori hunt on more events (peak memory must not grow with them)")
-    print(f"{'events':>10}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}{'findings':>10}")
+    print(
+        f"{'events':>10}{'seconds':>10}{'events/s':>12}{'max RSS MB':>12}{'sum PSS MB':>12}"
+        f"{'findings':>10}"
+    )
     for n in copies:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             events = _write_events(work, sources, n, False)
-            res, secs, rss = _child("sekimori", work, rule_dirs)
+            res, secs, mem = _child("sekimori", work, rule_dirs)
         total = sum(res["matches"].values())
-        print(f"{events:>10}{secs:>10.1f}{events / secs:>12.0f}{rss / 1024:>14.0f}{total:>10}")
+        print(
+            f"{events:>10}{secs:>10.1f}{events / secs:>12.0f}{mem.rss / 1024:>12.0f}"
+            f"{mem.pss / 1024:>12.0f}{total:>10}"
+        )
 
 
 def _compare(
     zirc: dict[str, Any],
     z_s: float,
-    z_rss: int,
+    z_mem: Memory,
     seki: dict[str, Any],
     s_s: float,
-    s_rss: int,
+    s_mem: Memory,
     folders: int,
 ) -> None:
     """The table of both engines and the comparison of their matches."""
     events = zirc["events"]
     print(f"{events} events, {folders} rule folders")
-    print(f"{'engine':<22}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}{'matches':>10}")
-    for name, secs, rss, res in (
-        ("sekimori hunt", s_s, s_rss, seki),
-        ("zircolite (sqlite)", z_s, z_rss, zirc),
+    print(
+        f"{'engine':<22}{'seconds':>10}{'events/s':>12}{'max RSS MB':>12}{'sum PSS MB':>12}"
+        f"{'matches':>10}"
+    )
+    for name, secs, mem, res in (
+        ("sekimori hunt", s_s, s_mem, seki),
+        ("zircolite (sqlite)", z_s, z_mem, zirc),
     ):
         total = sum(res["matches"].values())
-        print(f"{name:<22}{secs:>10.1f}{events / secs:>12.0f}{rss / 1024:>14.0f}{total:>10}")
+        print(
+            f"{name:<22}{secs:>10.1f}{events / secs:>12.0f}{mem.rss / 1024:>12.0f}"
+            f"{mem.pss / 1024:>12.0f}{total:>10}"
+        )
     print(f"speed ratio: {z_s / s_s:.2f}x")
     ids = set(seki["matches"]) | set(zirc["matches"])
     same = [i for i in ids if seki["matches"].get(i) == zirc["matches"].get(i)]
