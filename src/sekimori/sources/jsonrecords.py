@@ -30,8 +30,6 @@ _NEXT_OBJECT = re.compile(r"\n[ \t]*[\[,]?[ \t]*\{")
 LINE_COLUMN = "__line"
 # orjson reads integers outside [-2**63, 2**64) as floats (which round to the bounds or beyond).
 _NARROWEST, _WIDEST = float(-(2**63)), float(2**64)
-# Such an integer has at least 19 digits: a line without a run of 19 digits has none.
-_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def iter_objects(text: str, where: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -146,7 +144,7 @@ def _line_object(text: str, pos: int, end: int, final: bool) -> tuple[Any, int]:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None, -1
-    if _LONG_DIGITS.search(line) is not None and _has_wide_integer(value):
+    if _has_wide_integer(value):
         return None, -1
     return value, pos + len(line)
 
