@@ -137,3 +137,13 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     assert len(worker.errors) == 1
     assert "worker process ended (exit code -9)" in worker.errors[0]
     assert not worker.process.is_alive()
+
+
+def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None:
+    batches = _batches(3, 10)
+    here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 10)
+    worker.process.kill()
+    there = _run(worker, batches)
+    assert [f.id for f in there] == [f.id for f in here]
+    assert (worker.batches, worker.errors, worker.notes) == (3, [], ["built in the worker"])

@@ -59,13 +59,16 @@ class WorkerRun:
     batches the worker has finished since; ``finish`` waits for the rest.
     ``notes`` are what ``describe`` says of the detector, known once the
     worker has built it; ``errors`` are the run's errors, as for a
-    ``DetectorRun``, and a worker that dies is one of them. A detector that
-    cannot be built raises its error (``SekimoriError``) in the hunt, at the
-    first batch or at ``finish``.
+    ``DetectorRun``, and a worker that dies is one of them; a worker that
+    dies before it is ready leaves the detector to this process. A detector
+    that cannot be built raises its error (``SekimoriError``) in the hunt, at
+    the first batch or at ``finish``.
     """
 
     name: str
     datasets: frozenset[str] | None
+    recipe: Recipe
+    describe: Describe
     process: BaseProcess
     requests: Queue[tuple[str, Any]]
     replies: Queue[tuple[str, Any]]
@@ -81,6 +84,8 @@ class WorkerRun:
     sizes: deque[int] = field(default_factory=deque)
     ready: bool = False
     ended: bool = False
+    # The detector in this process, when the worker could not start.
+    local: DetectorRun | None = None
 
     @classmethod
     def start(
@@ -103,6 +108,8 @@ class WorkerRun:
         return cls(
             name=kind.name,
             datasets=kind.datasets,
+            recipe=recipe,
+            describe=describe,
             process=process,
             requests=requests,
             replies=replies,
@@ -114,6 +121,8 @@ class WorkerRun:
         if batch.frame.height == 0 or not wants_dataset(self.datasets, batch.dataset):
             return []
         found = self._collect(block=not self.ready)
+        if self.local is not None:
+            return found + self.local.detect(batch)
         if self.ended:
             return found
         data = batch.frame.write_ipc(None, compression="lz4").getvalue()
@@ -134,6 +143,11 @@ class WorkerRun:
         while not self.ended:
             found += self._collect(block=True)
         self.close()
+        local = self.local
+        if local is not None:
+            found += local.finish()
+            self.seconds, self.batches, self.findings = local.seconds, local.batches, local.findings
+            self.errors.extend(local.errors)
         return found
 
     def close(self) -> None:
@@ -181,6 +195,21 @@ class WorkerRun:
 
     def _died(self) -> None:
         code = self.process.exitcode
+        if not self.ready:
+            # No batch was sent yet: the detector runs here instead, and the
+            # hunt finds all it would have found. (A script that starts a hunt
+            # without an ``if __name__ == "__main__"`` guard ends here: spawn
+            # runs the script again in the worker.)
+            log.warning(
+                "%s: worker process did not start (exit code %s); detecting in this process",
+                self.name,
+                code,
+            )
+            detector = self.recipe()
+            self.local = DetectorRun.start(detector)
+            self.notes.extend(self.describe(detector))
+            self.ready = self.ended = True
+            return
         text = (
             f"{self.name}: worker process ended (exit code {code}) with {self.in_flight} "
             "batch(es) not evaluated"
