@@ -88,3 +88,42 @@ def test_burst_correlation_names_its_source() -> None:
     assert finding.evidence["count"] == 30
     assert finding.evidence["group_by"] == {"IpAddress": "192.0.2.66"}
     assert finding.techniques == ("T1110", "T1110.001")
+
+
+def test_findings_are_built_as_from_each_matched_row_alone() -> None:
+    # The matched rows are converted once per evaluation step and shared by
+    # the rules that matched them; each finding must still be the one its own
+    # row and evidence give, context and observables included.
+    from sekimori.detect.sigma.detector import _finding
+    from sekimori.detect.sigma.engine import evaluate
+
+    detector = SigmaDetector([])
+    encoded = base64.b64encode(LOADER.encode("utf-16-le")).decode()
+    word = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"
+    shell = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+    events = [
+        {
+            **SYSMON,
+            "ParentImage": word,
+            "Image": shell,
+            "CommandLine": f"powershell -enc {encoded}",
+        },
+        {**SYSMON, "Image": "C:\\Windows\\notepad.exe", "CommandLine": "notepad"},
+        {**SYSMON, "ParentImage": word, "Image": shell, "CommandLine": "powershell -c 1+1"},
+    ]
+    batch = batch_of(
+        [event_row(i, e, {"User": f"CORP\\u{i}"}, "s.evtx") for i, e in enumerate(events)]
+    )
+    matches = evaluate(batch.frame, detector.groups, keep=detector._keep)
+    expected = [
+        _finding(m.rule.meta, m.row(i), m.evidence(i), "windows")
+        for m in matches
+        if m.rule.output
+        for i in range(len(m))
+    ]
+    found = detector.detect(batch, detector.new_state())
+    assert len({f.event_id for f in found}) == 2
+    assert len(found) > 2
+    assert found == expected
+    assert [f.id for f in found] == [f.id for f in expected]
+    assert any("context" in f.evidence for f in found)

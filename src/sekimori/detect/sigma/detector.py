@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sekimori.detect.base import Detector
 from sekimori.detect.powershell import analyze, extract_observables
@@ -50,6 +50,9 @@ from sekimori.model import (
     Finding,
     Observable,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -135,24 +138,27 @@ def _text_observables(text: str) -> tuple[Observable, ...]:
     return found
 
 
+# The columns each of the above is read from, named once: this runs for every matched event.
+_TEXT_COLUMNS = tuple((column_name(f), f"winlog.event_data.{f}") for f in _TEXT_FIELDS)
+_DOMAIN_COLUMNS = tuple(f"winlog.event_data.{f}" for f in _DOMAIN_FIELDS)
+_IP_FIELD_COLUMNS = tuple(f"winlog.event_data.{f}" for f in _IP_FIELDS)
+
+
 def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
-    texts: list[str] = []
-    for fname in _TEXT_FIELDS:
-        for col in (column_name(fname), f"winlog.event_data.{fname}"):
+    found: dict[Observable, None] = {}
+    for columns in _TEXT_COLUMNS:
+        for col in columns:
             value = row.get(col)
             if isinstance(value, str) and value:
-                texts.append(value)
+                for obs in _text_observables(value):
+                    found.setdefault(obs)
                 break
-    found: dict[Observable, None] = {}
-    for text in texts:
-        for obs in _text_observables(text):
-            found.setdefault(obs)
-    for fname in _DOMAIN_FIELDS:
-        value = row.get(f"winlog.event_data.{fname}")
+    for col in _DOMAIN_COLUMNS:
+        value = row.get(col)
         if isinstance(value, str) and value and "." in value:
             found.setdefault(Observable("domain", value.lower().rstrip(".")))
-    for fname in _IP_FIELDS:
-        value = row.get(f"winlog.event_data.{fname}")
+    for col in _IP_FIELD_COLUMNS:
+        value = row.get(col)
         if isinstance(value, str) and value not in _NO_ADDRESS:
             for obs in extract_observables([value]):
                 found.setdefault(obs)
@@ -161,16 +167,56 @@ def _observables(row: Mapping[str, Any]) -> tuple[Observable, ...]:
 
 def _context(row: Mapping[str, Any], matched: Mapping[str, Any]) -> dict[str, str]:
     """The fields an analyst reads first (command lines, paths), beside the matched ones."""
-    fields = matched.get("fields")
-    seen = fields if isinstance(fields, Mapping) else {}
-    context: dict[str, str] = {}
-    for name in CONTEXT_FIELDS:
-        value = row.get(f"winlog.event_data.{name}")
-        if value is None or value == "" or name in seen:
+    return _pick_context(_context_fields(row), matched)
+
+
+def _context_fields(row: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every context field of ``row``, cut, whether or not a selection read it."""
+    fields = []
+    for name, column in _CONTEXT_COLUMNS:
+        value = row.get(column)
+        if value is None or value == "":
             continue
         text = str(value)
-        context[name] = text if len(text) <= MAX_CONTEXT else text[:MAX_CONTEXT] + "…"
-    return context
+        fields.append((name, text if len(text) <= MAX_CONTEXT else text[:MAX_CONTEXT] + "…"))
+    return tuple(fields)
+
+
+def _pick_context(
+    fields: tuple[tuple[str, str], ...], matched: Mapping[str, Any]
+) -> dict[str, str]:
+    seen = matched.get("fields")
+    if not isinstance(seen, Mapping):
+        return dict(fields)
+    return {name: text for name, text in fields if name not in seen}
+
+
+def _event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``Finding`` fields that come from the event alone (not from the rule)."""
+    return {
+        "timestamp": _timestamp(row),
+        "host_name": str(row.get(HOST_NAME) or row.get("winlog.computer_name") or "unknown"),
+        "tenant": str(row.get(TENANT) or DEFAULT_TENANT),
+        "user_name": _first(row, _USER_COLUMNS, frozenset({"-", ""})),
+        "source_ip": _first(row, _SOURCE_IP_COLUMNS, _NO_ADDRESS),
+        "destination_ip": _first(row, _DEST_IP_COLUMNS, _NO_ADDRESS),
+        "observables": _observables(row),
+        "log_file_path": str(row[LOG_FILE_PATH]) if row.get(LOG_FILE_PATH) else None,
+        "event_id": str(row[EVENT_ID]) if row.get(EVENT_ID) is not None else None,
+    }
+
+
+def _rule_fields(meta: RuleMeta) -> dict[str, Any]:
+    """The ``Finding`` fields that come from the rule."""
+    return {
+        "rule_id": meta.rule_id,
+        "rule_name": meta.title,
+        "ruleset": meta.ruleset,
+        "severity": meta.severity,
+        "description": meta.description,
+        "tactics": meta.tactics,
+        "techniques": meta.techniques,
+    }
 
 
 def _finding(
@@ -179,26 +225,36 @@ def _finding(
     context = _context(row, evidence)
     if context:
         evidence = {**evidence, "context": context}
-    return Finding(
-        timestamp=_timestamp(row),
-        host_name=str(row.get(HOST_NAME) or row.get("winlog.computer_name") or "unknown"),
-        tenant=str(row.get(TENANT) or DEFAULT_TENANT),
-        rule_id=meta.rule_id,
-        rule_name=meta.title,
-        ruleset=meta.ruleset,
-        severity=meta.severity,
-        description=meta.description,
-        tactics=meta.tactics,
-        techniques=meta.techniques,
-        user_name=_first(row, _USER_COLUMNS, frozenset({"-", ""})),
-        source_ip=_first(row, _SOURCE_IP_COLUMNS, _NO_ADDRESS),
-        destination_ip=_first(row, _DEST_IP_COLUMNS, _NO_ADDRESS),
-        observables=_observables(row),
-        evidence=evidence,
-        log_file_path=str(row[LOG_FILE_PATH]) if row.get(LOG_FILE_PATH) else None,
-        event_id=str(row[EVENT_ID]) if row.get(EVENT_ID) is not None else None,
-        dataset=dataset,
-    )
+    return Finding(**_rule_fields(meta), **_event_fields(row), evidence=evidence, dataset=dataset)
+
+
+class _Rows:
+    """The rows of one evaluation step (``Match.rows``, shared by its matches) as dicts.
+
+    An event matched by several rules is converted, and its own finding fields
+    (observables, addresses, context) worked out, once; converting the whole
+    frame at once is cheaper than a row at a time.
+    """
+
+    __slots__ = ("context", "dicts", "event", "frame")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.dicts: list[dict[str, Any]] = frame.to_dicts()
+        self.event: dict[int, dict[str, Any]] = {}
+        self.context: dict[int, tuple[tuple[str, str], ...]] = {}
+
+    def event_fields(self, index: int) -> dict[str, Any]:
+        found = self.event.get(index)
+        if found is None:
+            found = self.event[index] = _event_fields(self.dicts[index])
+        return found
+
+    def context_fields(self, index: int) -> tuple[tuple[str, str], ...]:
+        found = self.context.get(index)
+        if found is None:
+            found = self.context[index] = _context_fields(self.dicts[index])
+        return found
 
 
 # Shown beside the matched fields so that a finding reads without the raw event
@@ -219,6 +275,7 @@ CONTEXT_FIELDS = (
     "IpAddress",
 )
 MAX_CONTEXT = 2048
+_CONTEXT_COLUMNS = tuple((name, f"winlog.event_data.{name}") for name in CONTEXT_FIELDS)
 
 
 class SigmaDetector(Detector):
@@ -269,12 +326,15 @@ class SigmaDetector(Detector):
         if not self.wants(batch.dataset) or batch.frame.height == 0:
             return []
         findings: list[Finding] = []
+        rows: _Rows | None = None
         for match in evaluate(batch.frame, self.groups, keep=self._keep):
+            if rows is None or rows.frame is not match.rows:
+                rows = _Rows(match.rows)
             if match.rule.output:
-                findings.extend(self._match_findings(match, batch.dataset))
+                findings.extend(self._match_findings(match, batch.dataset, rows))
             if isinstance(state, CorrelationState):
                 for index in self._correlations_of.get(match.rule.key, ()):
-                    state.add(index, self._occurrences(index, match))
+                    state.add(index, self._occurrences(index, match, rows))
         if isinstance(state, CorrelationState):
             for index, occurrences in state.occurrences.items():
                 if len(occurrences) > COMPACT_AT:
@@ -295,22 +355,28 @@ class SigmaDetector(Detector):
         state.occurrences.clear()
         return findings
 
-    def _match_findings(self, match: Match, dataset: str) -> list[Finding]:
+    def _match_findings(self, match: Match, dataset: str, rows: _Rows) -> list[Finding]:
         findings = []
-        for i in range(len(match)):
-            row = match.row(i)
-            findings.append(_finding(match.rule.meta, row, match.evidence(i, row), dataset))
+        rule = _rule_fields(match.rule.meta)
+        for i, index in enumerate(match.indices):
+            evidence = match.evidence(i, rows.dicts[index])
+            context = _pick_context(rows.context_fields(index), evidence)
+            if context:
+                evidence["context"] = context
+            findings.append(
+                Finding(**rule, **rows.event_fields(index), evidence=evidence, dataset=dataset)
+            )
         return findings
 
-    def _occurrences(self, index: int, match: Match) -> list[Occurrence]:
+    def _occurrences(self, index: int, match: Match, rows: _Rows) -> list[Occurrence]:
         corr = self.ruleset.correlations[index]
         key = match.rule.key
         ref = corr.refs[key]
         group_cols = [column_name(f) for f in corr.group_fields.get(key, ())]
         value_field = corr.value_fields.get(key)
         out = []
-        for i in range(len(match)):
-            row = match.row(i)
+        for i in match.indices:
+            row = rows.dicts[i]
             out.append(
                 Occurrence(
                     timestamp=_timestamp(row),
