@@ -67,6 +67,41 @@ def test_finding_round_trips_through_json() -> None:
     assert Finding.from_json(original.to_json()) == original
 
 
+def test_finding_document_keys_keep_their_order() -> None:
+    # The hunt's JSON lines are compared byte for byte between runs and
+    # versions: the key order is part of the output. Empty observables and
+    # evidence come last, as the compacted document always had them.
+    full = finding(source_ip="10.0.0.1", destination_ip="192.0.2.1", description="d")
+    assert list(full.to_json()) == [
+        "@timestamp", "tenant", "host", "source", "destination", "user", "rule", "severity",
+        "threat", "finding", "observables", "evidence", "log", "event",
+    ]  # fmt: skip
+    assert list(finding(observables=(), evidence={}).to_json())[-4:] == [
+        "log", "event", "observables", "evidence",
+    ]  # fmt: skip
+    assert list(finding(observables=()).to_json())[-4:] == [
+        "evidence", "log", "event", "observables",
+    ]  # fmt: skip
+    assert list(finding(evidence={}, log_file_path=None, event_id=None, dataset=None).to_json())[
+        -3:
+    ] == ["finding", "observables", "evidence"]
+    assert full.to_json()["rule"] == {
+        "id": "3f0b8b5a-0000-4000-8000-000000000001",
+        "name": "Office application spawns a shell",
+        "ruleset": "sekimori",
+        "description": "d",
+    }
+
+
+def test_iso_of_any_aware_or_naive_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    assert iso(T0.replace(tzinfo=ZoneInfo("UTC"))) == "2026-11-24T00:14:03.123456Z"
+    assert iso(T0.replace(tzinfo=None, microsecond=0)) == "2026-11-24T00:14:03Z"
+    tokyo = T0.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert iso(tokyo) == "2026-11-24T00:14:03.123456Z"
+
+
 def test_finding_id_is_stable_and_distinguishes_events() -> None:
     assert finding().id == finding().id
     assert finding().id != finding(event_id="4712").id

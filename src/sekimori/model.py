@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     # Only batches hold polars frames: the mail side runs without importing polars.
@@ -33,6 +34,8 @@ EVENT_DATASET = "event.dataset"
 LOG_FILE_PATH = "log.file.path"
 REQUIRED_COLUMNS = (TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, EVENT_DATASET, LOG_FILE_PATH)
 DEFAULT_TENANT = "default"
+# ZoneInfo instances are cached per key: every UTC time read by polars carries this one.
+_ZONE_UTC = ZoneInfo("UTC")
 
 
 class Severity(StrEnum):
@@ -147,7 +150,9 @@ def utc(value: datetime) -> datetime:
 
 def iso(value: datetime) -> str:
     """ISO 8601 UTC with a ``Z`` suffix, microseconds kept when present."""
-    text = utc(value).isoformat()
+    # Event times are UTC already (polars gives ``ZoneInfo("UTC")``): no conversion.
+    zone = value.tzinfo
+    text = (value if zone is UTC or zone is _ZONE_UTC else utc(value)).isoformat()
     return text.replace("+00:00", "Z")
 
 
@@ -157,18 +162,34 @@ def parse_iso(text: str) -> datetime:
 
 
 def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in mapping.items() if v is not None and v != {} and v != []}
+    return {k: v for k, v in mapping.items() if _kept(v)}
+
+
+def _kept(value: Any) -> bool:
+    return value is not None and value != {} and value != []
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# The plain JSON types, matched by exact type (a ``str`` subclass goes the long way).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _json_safe(value: Any) -> Any:
     kind = type(value)
-    # The plain JSON types first, by exact type: this runs for every evidence value.
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    # The plain JSON types first, by exact type: this runs for every evidence value,
+    # and the values of an evidence dict or list are plain text nearly always.
+    if kind in _PLAIN:
         return value
     if kind is dict:
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else _json_safe(v)
+            for k, v in value.items()
+        }
     if kind is list or kind is tuple:
-        return [_json_safe(v) for v in value]
+        return [v if type(v) in _PLAIN else _json_safe(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Mapping):
@@ -177,7 +198,7 @@ def _json_safe(value: Any) -> Any:
         return [_json_safe(v) for v in value]
     if isinstance(value, bytes):
         return value.hex()
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str | int | float | bool):
         return value
     return str(value)
 
@@ -249,41 +270,52 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         """The public contract form (nested ECS objects), see ``docs/output.md``."""
-        stage = self.kill_chain_stage
-        doc: dict[str, Any] = {
-            "@timestamp": iso(self.timestamp),
-            "tenant": self.tenant,
-            "host": _compact({"name": self.host_name, "ip": self.host_ip}),
-            "source": _compact({"ip": self.source_ip}),
-            "destination": _compact({"ip": self.destination_ip}),
-            "user": _compact({"name": self.user_name}),
-            "rule": _compact(
-                {
-                    "id": self.rule_id,
-                    "name": self.rule_name,
-                    "ruleset": self.ruleset,
-                    "description": self.description,
-                }
-            ),
-            "severity": self.severity.value,
-            "threat": {
-                "tactic": {"name": list(self.tactics)},
-                "technique": {"id": list(self.techniques)},
-            },
-            "finding": _compact(
-                {
-                    "id": self.id,
-                    "stage": stage.value if stage else None,
-                    "confidence": self.confidence,
-                }
-            ),
-            "observables": [o.to_json() for o in self.observables],
-            "evidence": _json_safe(self.evidence),
-            "log": {"file": {"path": self.log_file_path}} if self.log_file_path else None,
-            "event": _compact({"id": self.event_id, "dataset": self.dataset}),
+        # Built key by key rather than compacted afterwards: this runs once per
+        # finding of a hunt. Absent values are left out, as ``_compact`` would.
+        doc: dict[str, Any] = {"@timestamp": iso(self.timestamp)}
+        if self.tenant is not None:
+            doc["tenant"] = self.tenant
+        host = _present(name=self.host_name, ip=self.host_ip)
+        if host:
+            doc["host"] = host
+        if self.source_ip is not None:
+            doc["source"] = {"ip": self.source_ip}
+        if self.destination_ip is not None:
+            doc["destination"] = {"ip": self.destination_ip}
+        if self.user_name is not None:
+            doc["user"] = {"name": self.user_name}
+        rule = _present(
+            id=self.rule_id, name=self.rule_name, ruleset=self.ruleset, description=self.description
+        )
+        if rule:
+            doc["rule"] = rule
+        doc["severity"] = self.severity.value
+        doc["threat"] = {
+            "tactic": {"name": list(self.tactics)},
+            "technique": {"id": list(self.techniques)},
         }
-        # observables and evidence are always present, even when empty.
-        return _compact(doc) | {"observables": doc["observables"], "evidence": doc["evidence"]}
+        stage = self.kill_chain_stage
+        doc["finding"] = _present(
+            id=self.id, stage=stage.value if stage else None, confidence=self.confidence
+        )
+        observables = [o.to_json() for o in self.observables]
+        evidence = _json_safe(self.evidence)
+        # observables and evidence are always present: here when they hold
+        # something, else at the end (where the compacted form put them).
+        if observables:
+            doc["observables"] = observables
+        if _kept(evidence):
+            doc["evidence"] = evidence
+        if self.log_file_path:
+            doc["log"] = {"file": {"path": self.log_file_path}}
+        event = _present(id=self.event_id, dataset=self.dataset)
+        if event:
+            doc["event"] = event
+        if not observables:
+            doc["observables"] = observables
+        if not _kept(evidence):
+            doc["evidence"] = evidence
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Finding:
