@@ -148,3 +148,33 @@ def test_a_download_right_after_the_macro_is_the_loader() -> None:
     assert out[1].evidence["follows"]["rule"] == "macro"
     assert "follows" not in out[2].evidence
     assert soon.severity is Severity.MEDIUM  # inputs untouched
+
+
+def test_the_earliest_of_equally_bad_findings_names_the_stage_in_any_order() -> None:
+    # The worst finding of a stage, and the machine's fullest name, go to the
+    # earliest one on a tie, whatever order the findings come in.
+    early = f("ws-07", "early", Severity.HIGH, Stage.EXECUTION, 1)
+    late = f("WS-07.corp.example", "late", Severity.HIGH, Stage.EXECUTION, 2)
+    worse = f("ws-07", "worse", Severity.CRITICAL, Stage.INSTALLATION, 3)
+    same = replace(late, host_name="WS-07.CORP.EXAMPLE", timestamp=late.timestamp + timedelta(1))
+    for order in ([early, late, worse, same], [same, worse, late, early]):
+        (incident,) = correlate(order).incidents
+        assert incident.summary.endswith("worst per stage: early; worse")
+        assert incident.host_name == "WS-07.corp.example"
+        assert incident.host_ips == ()
+
+
+def test_a_host_named_by_address_is_one_of_its_addresses() -> None:
+    directory = HostDirectory()
+    directory.learn("10.1.10.57", "WS-07")
+    result = correlate(
+        [
+            f("10.1.10.57", "beacon", Severity.MEDIUM, Stage.COMMAND_AND_CONTROL, 1),
+            f("WS-07", "macro", Severity.HIGH, Stage.EXECUTION, 2),
+            f("10.1.10.99", "beacon", Severity.MEDIUM, Stage.COMMAND_AND_CONTROL, 3),
+        ],
+        directory,
+    )
+    by_host = {i.host_name: i for i in result.incidents}
+    assert by_host["WS-07"].host_ips == ("10.1.10.57",)
+    assert by_host["10.1.10.99"].host_ips == ("10.1.10.99",)

@@ -39,6 +39,7 @@ SECOND_STAGE_WINDOW = timedelta(hours=1)
 LOADER_RULES = ("download.",)
 FIRST_STAGES = (Stage.DELIVERY, Stage.EXECUTION)
 _K = TypeVar("_K")
+_LOW = Severity.LOW.rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,26 +83,33 @@ class HostFindings:
     # (length, -time, -arrival, name): the longest name, the earliest on a tie.
     best_name: tuple[int, datetime, int, str] | None = None
 
-    def add(self, f: Finding, name_is_machine: bool) -> None:
-        """Take one finding in; ``name_is_machine`` when its host name names this machine."""
+    def add(self, f: Finding, name_is_machine: bool, host_is_ip: bool | None = None) -> None:
+        """Take one finding in; ``name_is_machine`` when its host name names this machine.
+
+        ``host_is_ip`` says whether the host name is an address, when the caller knows.
+        """
         n = self.count
         self.count += 1
         ts = f.timestamp
         at = (ts, n)
         self.first_seen = ts if self.first_seen is None else min(self.first_seen, ts)
         self.last_seen = ts if self.last_seen is None else max(self.last_seen, ts)
+        severity = f.severity
+        rank = severity.rank
         key = (f.ruleset, f.rule_id)
         self.per_rule[key] += 1
-        if key not in self.worst_of_rule or f.severity.rank > self.worst_of_rule[key].rank:
-            self.worst_of_rule[key] = f.severity
-        if f.severity.rank > self.top.rank:
-            self.top = f.severity
+        worst = self.worst_of_rule.get(key)
+        if worst is None or rank > worst.rank:
+            self.worst_of_rule[key] = severity
+        if rank > self.top.rank:
+            self.top = severity
         stage = f.kill_chain_stage
-        if stage is not None and f.severity.rank >= Severity.LOW.rank:
+        if stage is not None and rank >= _LOW:
             self.stages.add(stage)
-        mark = (f.severity.rank, ts, n, f.rule_name)
+        mark = (rank, ts, n, f.rule_name)
         held = self.worst_of_stage.get(stage)
-        if held is None or (mark[0], _earlier(mark)) > (held[0], _earlier(held)):
+        # Compared as (rank, _earlier(...)) tuples; the times only on a tie of rank.
+        if held is None or _beats(mark, held):
             self.worst_of_stage[stage] = mark
         for value in f.tactics:
             _first(self.tactics, value, at)
@@ -109,7 +117,9 @@ class HostFindings:
             _first(self.techniques, value, at)
         if f.rule_name:
             _first(self.rule_names, f.rule_name, at)
-        for ip in (f.host_ip, f.host_name if is_ip(f.host_name) else None):
+        if host_is_ip is None:
+            host_is_ip = is_ip(f.host_name)
+        for ip in (f.host_ip, f.host_name if host_is_ip else None):
             if ip:
                 _first(self.host_ips, ip, at)
         for obs in f.observables:
@@ -117,10 +127,7 @@ class HostFindings:
         _first(self.finding_ids, f.id, at)
         if name_is_machine:
             name = (len(f.host_name), ts, n, f.host_name)
-            if self.best_name is None or (name[0], _earlier(name)) > (
-                self.best_name[0],
-                _earlier(self.best_name),
-            ):
+            if self.best_name is None or _beats(name, self.best_name):
                 self.best_name = name
 
     @property
@@ -161,6 +168,13 @@ class HostFindings:
 def _earlier(mark: tuple[int, datetime, int, str]) -> tuple[float, int]:
     # Larger is better in the comparisons above: an earlier finding is "larger".
     return (-mark[1].timestamp(), -mark[2])
+
+
+def _beats(mark: tuple[int, datetime, int, str], held: tuple[int, datetime, int, str]) -> bool:
+    """``(mark[0], _earlier(mark)) > (held[0], _earlier(held))``, the times read only on a tie."""
+    if mark[0] != held[0]:
+        return mark[0] > held[0]
+    return _earlier(mark) > _earlier(held)
 
 
 def _rank(stage: Stage) -> int:
@@ -270,13 +284,19 @@ def correlate(findings: Iterable[Finding], directory: HostDirectory | None = Non
     """
     directory = directory or HostDirectory()
     groups: dict[tuple[str, str], HostFindings] = {}
+    # Per host name: its canonical key and whether it is an address. A hunt's
+    # findings name few hosts, and parsing a name as an address is not cheap.
+    hosts: dict[str, tuple[str, bool]] = {}
     for f in findings:
-        key = machine_key(f, directory)
+        known = hosts.get(f.host_name)
+        if known is None:
+            known = hosts[f.host_name] = (directory.canonical(f.host_name), is_ip(f.host_name))
+        canonical, host_is_ip = known
+        key = machine_key(f, directory) if f.dataset == "email" else canonical
         acc = groups.get((f.tenant, key))
         if acc is None:
             acc = groups[(f.tenant, key)] = HostFindings()
-        names_machine = not is_ip(f.host_name) and directory.canonical(f.host_name) == key
-        acc.add(f, names_machine)
+        acc.add(f, not host_is_ip and canonical == key, host_is_ip)
 
     incidents: list[Incident] = []
     incident_of: dict[str, str] = {}
