@@ -62,6 +62,40 @@ def test_findings_read_back_as_they_were_written() -> None:
         assert back.to_json() == original.to_json()
 
 
+def test_every_kind_of_value_reads_back_exactly() -> None:
+    # Plain values travel in marshal form; times in other zones, enums and
+    # datetimes in evidence are pickled; each comes back of the same type.
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
+    evidence = {"selections": ["s"], "fields": {"A": "1"}, "values": {"A": ["1"]}, "n": (1, 2.5)}
+    originals = [
+        finding(0, evidence=evidence, observables=(Observable("ip", "192.0.2.1"),)),
+        replace(
+            finding(1, host="A"), timestamp=at.replace(tzinfo=ZoneInfo("UTC")), stage=Stage.DELIVERY
+        ),
+        replace(finding(2, host="B"), timestamp=at.astimezone(timezone(timedelta(hours=9)))),
+        replace(finding(3, host="C"), timestamp=at.astimezone(ZoneInfo("Asia/Tokyo"))),
+        finding(4, evidence={"when": at, "level": Severity.HIGH, "ok": True}, confidence=0.25),
+        finding(5, severity=Severity.CRITICAL, host_ip="10.0.0.1", description="d"),
+    ]
+    with FindingLog() as log:
+        log.extend(originals)
+        by_id = {f.id: f for f in log}
+        kinds = dict(log._db.execute("SELECT id, substr(doc, 1, 1) FROM findings"))
+    assert [kinds[f.id] for f in originals] == [b"m", b"m", b"p", b"p", b"p", b"m"]
+    back = [by_id[f.id] for f in originals]
+    assert back == originals
+    for b, o in zip(back, originals, strict=True):
+        assert b.timestamp.tzinfo == o.timestamp.tzinfo
+        assert type(b.severity) is Severity and type(b.stage) is type(o.stage)
+        assert b.to_json() == o.to_json()
+        for key, value in o.evidence.items():
+            assert type(b.evidence[key]) is type(value)
+        assert all(type(obs) is Observable for obs in b.observables)
+
+
 def test_a_finding_can_be_replaced_and_queried() -> None:
     with FindingLog() as log:
         download = finding(10, rule="download.exe", severity=Severity.LOW)
