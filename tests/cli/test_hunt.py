@@ -27,6 +27,8 @@ def test_json_prints_one_valid_finding_per_line() -> None:
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["rule"]["name"] for r in rows] == [RULE_NAME]
+    # The lines are json.dumps's own (", " and ": ", text as it is): tools compare them.
+    assert out.splitlines() == [json.dumps(r, ensure_ascii=False) for r in rows]
     schema = load("finding")
     for row in rows:
         jsonschema.validate(row, schema)

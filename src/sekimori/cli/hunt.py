@@ -156,8 +156,9 @@ def hunt(
                 if incidents
                 else _finding_documents(result, floor)
             )
+            encode, write = _LINE.encode, sys.stdout.write
             for row in rows:
-                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+                write(encode(row) + "\n")
         else:
             out = table_console()
             _print_findings(out, result, floor, limit)
@@ -186,6 +187,10 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
     ) as bar:
         task = bar.add_task("hunt", total=total)
         return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
+
+
+# ``json.dumps(row, ensure_ascii=False)``, without building an encoder per line.
+_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 def _finding_documents(result: HuntResult, floor: Severity) -> Iterator[dict[str, Any]]:
