@@ -144,3 +144,21 @@ def test_severity_parse_accepts_sigma_levels() -> None:
     assert Severity.parse("info") is Severity.INFORMATIONAL
     assert Severity.parse(None) is Severity.INFORMATIONAL
     assert Severity.HIGH.rank > Severity.MEDIUM.rank
+
+
+def test_findings_pickle_as_they_were() -> None:
+    # Findings cross from the Sigma worker pickled, id and all.
+    import pickle
+    from zoneinfo import ZoneInfo
+
+    originals = [
+        finding(stage=Stage.DELIVERY, confidence=0.5, description="d", source_ip="10.0.0.1"),
+        finding(timestamp=T0.astimezone(ZoneInfo("Asia/Tokyo")), evidence={"when": T0}),
+        finding(observables=(), evidence={}),
+    ]
+    back = pickle.loads(pickle.dumps(originals, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == originals
+    assert [f.id for f in back] == [f.id for f in originals]
+    assert [f.to_json() for f in back] == [f.to_json() for f in originals]
+    assert back[1].timestamp.tzinfo is originals[1].timestamp.tzinfo
+    assert all(type(o) is Observable for f in back for o in f.observables)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -118,6 +118,16 @@ class Observable:
     def to_json(self) -> dict[str, str]:
         """The contract form: ``{"type": …, "value": …}``."""
         return {"type": self.type, "value": self.value}
+
+    # Pickled as dataclasses pickle frozen slots classes (the same bytes), with
+    # the field names looked up once rather than through ``fields()`` per object:
+    # findings cross from the Sigma worker pickled.
+    def __getstate__(self) -> list[Any]:
+        return [self.type, self.value]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        object.__setattr__(self, "type", state[0])
+        object.__setattr__(self, "value", state[1])
 
 
 # Events per batch: memory grows with it, per-batch work shrinks with it.
@@ -317,6 +327,15 @@ class Finding:
             doc["evidence"] = evidence
         return doc
 
+    # Pickled as dataclasses pickle frozen slots classes (the same bytes), with
+    # the field names looked up once: findings cross from the Sigma worker pickled.
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in _FINDING_FIELDS]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        for name, value in zip(_FINDING_FIELDS, state, strict=True):
+            object.__setattr__(self, name, value)
+
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Finding:
         """Read back the contract form written by ``to_json``."""
@@ -347,6 +366,10 @@ class Finding:
             event_id=doc.get("event", {}).get("id"),
             dataset=doc.get("event", {}).get("dataset"),
         )
+
+
+# Every field of a finding, its id included, in declaration order (its pickled state).
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 @lru_cache(maxsize=1024)
