@@ -130,3 +130,12 @@ def test_incident_span_shows_dates_when_it_crosses_a_day() -> None:
     day = datetime(2020, 10, 17, 11, 43, tzinfo=UTC)
     assert _span(day, day.replace(hour=22)) == "2020-10-17 11:43:00 → 22:43:00"
     assert _span(day, day.replace(year=2021)) == "2020-10-17 11:43:00 → 2021-10-17 11:43:00"
+
+
+def test_parallel_prints_what_one_process_prints() -> None:
+    base = (str(LOGS), "--rules", str(RULES), "--no-default-rules", "--json")
+    code, alone, err = hunt(*base, "--no-parallel")
+    assert code == 0, err
+    code, beside, err = hunt(*base, "--parallel")
+    assert code == 0, err
+    assert beside == alone and RULE_NAME in beside

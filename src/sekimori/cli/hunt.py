@@ -111,6 +111,15 @@ def hunt(
             help="Events per batch: memory grows with it, per-batch work shrinks with it.",
         ),
     ] = DEFAULT_BATCH_SIZE,
+    parallel: Annotated[
+        bool | None,
+        typer.Option(
+            "--parallel/--no-parallel",
+            help="Run the Sigma engine in a second process while the files are read "
+            "(default: for inputs over 16 MB, on two CPUs or more).",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[
         int, typer.Option(help="Rows of the findings table (all of them go to --json).")
     ] = 200,
@@ -141,6 +150,7 @@ def hunt(
         config_file=config,
         tenant=tenant,
         batch_size=batch_size,
+        parallel=parallel,
     )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
