@@ -25,6 +25,7 @@ from sekimori.detect.sigma.detector import SigmaDetector
 from sekimori.detect.worker import Recipe, WorkerRun
 from sekimori.errors import SourceError
 from sekimori.findinglog import FindingLog
+from sekimori.gcpause import fewer_collections
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
 from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severity
@@ -155,11 +156,18 @@ def run_hunt(
     setup = HuntSetup.of(options)
     runs, notes = start_runs(options, setup, _parallel(paths, options))
     result = HuntResult(notes=notes, detector_runs=runs)
-    try:
-        directory = _detect(paths, options, runs, result, progress)
-    finally:
-        for run in runs:
-            run.close()
+    with fewer_collections():
+        try:
+            directory = _detect(paths, options, runs, result, progress)
+        finally:
+            for run in runs:
+                run.close()
+        _conclude(result, setup, directory)
+    return result
+
+
+def _conclude(result: HuntResult, setup: HuntSetup, directory: HostDirectory) -> None:
+    """After detection: decoded indicators against the feeds, loaders raised, incidents."""
     log = result.findings
 
     # A URL decoded from a macro is the same indicator as in http.log. Network
@@ -189,7 +197,6 @@ def run_hunt(
     correlated = correlate(log, directory)
     result.incidents = correlated.incidents
     result.incident_of = correlated.incident_of
-    return result
 
 
 def start_runs(

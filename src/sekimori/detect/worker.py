@@ -23,7 +23,6 @@ forked child would inherit in whatever state they were.
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import multiprocessing
@@ -40,6 +39,7 @@ import polars as pl
 from sekimori.detect.base import Detector, wants_dataset
 from sekimori.detect.runner import DetectorRun
 from sekimori.errors import SekimoriError
+from sekimori.gcpause import fewer_collections
 from sekimori.model import EventBatch, Finding
 
 log = logging.getLogger(__name__)
@@ -232,10 +232,16 @@ def _serve(
         # Raised again in the hunt, as if the detector had been built there.
         replies.put(("failed", (type(exc), exc.message, exc.where)))
         return
-    # What the detector built lives as long as the worker: keep the collector off it.
-    gc.freeze()
     run = DetectorRun.start(detector)
     replies.put(("ready", describe(detector)))
+    with fewer_collections():
+        _answer(run, requests, replies)
+
+
+def _answer(
+    run: DetectorRun, requests: Queue[tuple[str, Any]], replies: Queue[tuple[str, Any]]
+) -> None:
+    """Batches in, findings out, until the hunt says it is finished."""
     while True:
         kind, body = requests.get()
         if kind == "batch":
