@@ -96,23 +96,13 @@ def sigma_recipe(options: HuntOptions) -> Recipe | None:
     return partial(SigmaDetector, options.rule_dirs, use_default_rules=options.use_default_rules)
 
 
-def sigma_notes(detector: Detector) -> list[str]:
-    """One note per Sigma rule that could not be loaded, with the reason."""
-    if not isinstance(detector, SigmaDetector):
-        return []
-    return [
-        f"sigma rule not loaded: {what}: {' '.join(why.split())}"
-        for what, why in detector.load_report.rejected
-    ]
-
-
 def sigma_detectors(options: HuntOptions, setup: HuntSetup) -> tuple[list[Detector], list[str]]:
     """The Sigma engine with the bundled pack and every ``--rules`` folder."""
     recipe = sigma_recipe(options)
     if recipe is None:
         return [], []
     detector = recipe()
-    return [detector], sigma_notes(detector)
+    return [detector], detector.notes()
 
 
 def network_detectors_of(
@@ -213,7 +203,7 @@ def start_runs(
         recipe = sigma_recipe(options) if factory is sigma_detectors else None
         if parallel and recipe is not None:
             # Two batches waiting: one evaluated, the next ready.
-            worker = WorkerRun.start(recipe, SigmaDetector, sigma_notes, 2 * options.batch_size)
+            worker = WorkerRun.start(recipe, SigmaDetector, 2 * options.batch_size)
             runs.append(worker)
             continue
         made, said = factory(options, setup)

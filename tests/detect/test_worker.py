@@ -35,6 +35,9 @@ class CountingDetector(Detector):
     def new_state(self) -> Any:
         return {"rows": 0, "order": []}
 
+    def notes(self) -> list[str]:
+        return [f"counting {self.host}"]
+
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
         if batch.path == self.fail_on:
             raise ValueError(f"cannot read {batch.path}")
@@ -62,10 +65,6 @@ def _finding(ts: datetime, host: str, event_id: str) -> Finding:
 
 def _unbuildable() -> Detector:
     raise RuleError("no such rule file or folder", where="/nowhere/rules")
-
-
-def _no_notes(detector: Detector) -> list[str]:
-    return ["built in the worker"]
 
 
 def _batches(count: int, rows: int) -> list[EventBatch]:
@@ -97,11 +96,11 @@ def test_the_worker_finds_what_the_process_finds_in_the_same_order() -> None:
     batches = [*_batches(7, 50), EventBatch("zeek.conn", _batches(1, 5)[0].frame)]
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
     # Rows in flight bounded at 120: the hunt waits for the worker now and then.
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 120)
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 120)
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert there[-1].event_id == "350:" + ",".join(f"part-{n}.json" for n in range(7))
-    assert worker.notes == ["built in the worker"]
+    assert worker.notes == ["counting WS-01"]
     assert (worker.batches, worker.findings, worker.errors) == (7, len(here), [])
     assert not worker.process.is_alive()
 
@@ -111,7 +110,7 @@ def test_a_detector_error_in_the_worker_is_reported_as_in_the_process() -> None:
     recipe = partial(CountingDetector, "WS-01", fail_on="part-1.json")
     here_run = DetectorRun.start(recipe())
     here = _run(here_run, batches)
-    worker = WorkerRun.start(recipe, CountingDetector, _no_notes, 1000)
+    worker = WorkerRun.start(recipe, CountingDetector, 1000)
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert worker.errors == here_run.errors
@@ -119,7 +118,7 @@ def test_a_detector_error_in_the_worker_is_reported_as_in_the_process() -> None:
 
 
 def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:
-    worker = WorkerRun.start(_unbuildable, CountingDetector, _no_notes, 1000)
+    worker = WorkerRun.start(_unbuildable, CountingDetector, 1000)
     with pytest.raises(RuleError) as caught:
         _run(worker, _batches(1, 3))
     assert str(caught.value) == "/nowhere/rules: no such rule file or folder"
@@ -127,7 +126,7 @@ def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 10)
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 10)
     batches = _batches(4, 10)
     found = run_all([worker], batches[0])
     worker.process.kill()
@@ -142,8 +141,8 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
 def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None:
     batches = _batches(3, 10)
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, _no_notes, 10)
+    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 10)
     worker.process.kill()
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
-    assert (worker.batches, worker.errors, worker.notes) == (3, [], ["built in the worker"])
+    assert (worker.batches, worker.errors, worker.notes) == (3, [], ["counting WS-01"])

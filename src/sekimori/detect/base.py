@@ -35,6 +35,10 @@ class Detector(ABC):
         """True when batches of ``dataset`` are for this detector."""
         return wants_dataset(self.datasets, dataset)
 
+    def notes(self) -> list[str]:
+        """What the detector could not use (rules it could not load …), a sentence each."""
+        return []
+
     def new_state(self) -> Any:
         """A fresh state for one run (or one partition of hosts)."""
         return None

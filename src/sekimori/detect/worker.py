@@ -45,8 +45,6 @@ from sekimori.model import EventBatch, Finding
 log = logging.getLogger(__name__)
 
 Recipe = Callable[[], Detector]
-# What the hunt is told about the detector once it is built (rules it could not load …).
-Describe = Callable[[Detector], list[str]]
 # How often a wait for the worker checks that it is still alive (seconds).
 _POLL = 0.5
 
@@ -57,8 +55,8 @@ class WorkerRun:
 
     ``detect`` hands a batch to the worker and returns the findings of the
     batches the worker has finished since; ``finish`` waits for the rest.
-    ``notes`` are what ``describe`` says of the detector, known once the
-    worker has built it; ``errors`` are the run's errors, as for a
+    ``notes`` are the detector's (``Detector.notes``), known once the worker
+    has built it; ``errors`` are the run's errors, as for a
     ``DetectorRun``, and a worker that dies is one of them; a worker that
     dies before it is ready leaves the detector to this process. A detector
     that cannot be built raises its error (``SekimoriError``) in the hunt, at
@@ -68,7 +66,6 @@ class WorkerRun:
     name: str
     datasets: frozenset[str] | None
     recipe: Recipe
-    describe: Describe
     process: BaseProcess
     requests: Queue[tuple[str, Any]]
     replies: Queue[tuple[str, Any]]
@@ -88,19 +85,18 @@ class WorkerRun:
     local: DetectorRun | None = None
 
     @classmethod
-    def start(
-        cls, recipe: Recipe, kind: type[Detector], describe: Describe, max_rows: int
-    ) -> WorkerRun:
+    def start(cls, recipe: Recipe, kind: type[Detector], max_rows: int) -> WorkerRun:
         """Start a worker that builds its detector with ``recipe``; ``kind`` is its class.
 
-        ``describe`` (picklable, like ``recipe``) gives the notes of the built
-        detector; ``max_rows`` bounds the rows waiting for the worker.
+        ``recipe`` must be picklable (a class or a module's function, or a
+        ``functools.partial`` of one); ``max_rows`` bounds the rows waiting
+        for the worker.
         """
         context = multiprocessing.get_context("spawn")
         requests: Queue[tuple[str, Any]] = context.Queue()
         replies: Queue[tuple[str, Any]] = context.Queue()
         process = context.Process(
-            target=_serve, args=(recipe, describe, requests, replies), name=f"sekimori-{kind.name}"
+            target=_serve, args=(recipe, requests, replies), name=f"sekimori-{kind.name}"
         )
         # A worker must not outlive the hunt that started it.
         process.daemon = True
@@ -109,7 +105,6 @@ class WorkerRun:
             name=kind.name,
             datasets=kind.datasets,
             recipe=recipe,
-            describe=describe,
             process=process,
             requests=requests,
             replies=replies,
@@ -207,7 +202,7 @@ class WorkerRun:
             )
             detector = self.recipe()
             self.local = DetectorRun.start(detector)
-            self.notes.extend(self.describe(detector))
+            self.notes.extend(detector.notes())
             self.ready = self.ended = True
             return
         text = (
@@ -221,7 +216,6 @@ class WorkerRun:
 
 def _serve(
     recipe: Recipe,
-    describe: Describe,
     requests: Queue[tuple[str, Any]],
     replies: Queue[tuple[str, Any]],
 ) -> None:
@@ -233,7 +227,7 @@ def _serve(
         replies.put(("failed", (type(exc), exc.message, exc.where)))
         return
     run = DetectorRun.start(detector)
-    replies.put(("ready", describe(detector)))
+    replies.put(("ready", detector.notes()))
     with fewer_collections():
         _answer(run, requests, replies)
 

@@ -312,6 +312,13 @@ class SigmaDetector(Detector):
             for key in corr.refs:
                 self._correlations_of.setdefault(key, []).append(index)
 
+    def notes(self) -> list[str]:
+        """One note per rule that could not be loaded, with the reason."""
+        return [
+            f"sigma rule not loaded: {what}: {' '.join(why.split())}"
+            for what, why in self.load_report.rejected
+        ]
+
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
         """The compiled detection rules."""
