@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
@@ -146,3 +150,25 @@ def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert (worker.batches, worker.errors, worker.notes) == (3, [], ["counting WS-01"])
+
+
+def test_a_script_without_a_main_guard_gets_its_worker(tmp_path: Path) -> None:
+    """spawn would run such a script again in the worker; the worker must not need it."""
+    script = tmp_path / "hunt_script.py"
+    script.write_text(
+        "from functools import partial\n"
+        "from sekimori.detect.worker import WorkerRun\n"
+        "from tests.detect.test_worker import CountingDetector, _batches, _run\n"
+        "worker = WorkerRun.start(partial(CountingDetector, 'WS-01'), CountingDetector, 100)\n"
+        "found = _run(worker, _batches(2, 10))\n"
+        "print(len(found), worker.local is None, worker.errors)\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["8", "True", "[]"]
+    assert "did not start" not in done.stderr

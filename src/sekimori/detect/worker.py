@@ -27,8 +27,10 @@ import io
 import logging
 import multiprocessing
 import queue
+import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -100,7 +102,8 @@ class WorkerRun:
         )
         # A worker must not outlive the hunt that started it.
         process.daemon = True
-        process.start()
+        with _main_script_hidden():
+            process.start()
         return cls(
             name=kind.name,
             datasets=kind.datasets,
@@ -192,9 +195,7 @@ class WorkerRun:
         code = self.process.exitcode
         if not self.ready:
             # No batch was sent yet: the detector runs here instead, and the
-            # hunt finds all it would have found. (A script that starts a hunt
-            # without an ``if __name__ == "__main__"`` guard ends here: spawn
-            # runs the script again in the worker.)
+            # hunt finds all it would have found.
             log.warning(
                 "%s: worker process did not start (exit code %s); detecting in this process",
                 self.name,
@@ -212,6 +213,28 @@ class WorkerRun:
         self.errors.append(text)
         log.warning("detector failed: %s", text)
         self.ended = True
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Keep ``spawn`` from running the hunt's main script again in the worker.
+
+    ``spawn`` runs the parent's ``__main__`` file in the child, for functions
+    pickled from it. The worker's are all importable, and the script would
+    cost the worker's start-up the command line's imports (``sekimori`` is
+    a script), or, without an ``if __name__ == "__main__"`` guard, start a
+    second hunt.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _serve(
