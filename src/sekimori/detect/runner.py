@@ -29,8 +29,8 @@ class Run(Protocol):
         """Findings for ``batch`` (a run in a worker: of the batches it has finished)."""
         ...
 
-    def finish(self) -> list[Finding]:
-        """Every finding still to come, the end-of-run ones included."""
+    def finish(self) -> Iterable[Finding]:
+        """Every finding still to come, the end-of-run ones included (read them all)."""
         ...
 
     def close(self) -> None:

@@ -82,7 +82,9 @@ class WorkerRun:
     rows_in_flight: int = 0
     sizes: deque[int] = field(default_factory=deque)
     ready: bool = False
+    # Nothing more will come from the worker (``done``: it said so, and ends by itself).
     ended: bool = False
+    done: bool = False
     # The detector in this process, when the worker could not start.
     local: DetectorRun | None = None
 
@@ -133,26 +135,34 @@ class WorkerRun:
             found += self._collect(block=True)
         return found
 
-    def finish(self) -> list[Finding]:
-        """Every finding still to come, the end-of-run ones included; then stop the worker."""
-        found = self._collect(block=not self.ready)
+    def finish(self) -> Iterator[Finding]:
+        """Every finding still to come, the end-of-run ones included; then stop the worker.
+
+        Yielded as the worker answers, so that the hunt stores the findings
+        of the last batches while the worker is still on the ones after.
+        """
+        yield from self._collect(block=not self.ready)
         if not self.ended:
             self.requests.put(("finish", None))
         while not self.ended:
-            found += self._collect(block=True)
+            yield from self._collect(block=True)
         self.close()
         local = self.local
         if local is not None:
-            found += local.finish()
+            yield from local.finish()
             self.seconds, self.batches, self.findings = local.seconds, local.batches, local.findings
             self.errors.extend(local.errors)
-        return found
 
     def close(self) -> None:
-        """Stop the worker, whatever state it is in."""
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=5)
+        """Stop the worker, whatever state it is in.
+
+        A worker that answered ``finish`` ends by itself: the hunt goes on
+        without waiting for it to free its memory.
+        """
+        if not self.done:
+            if self.process.is_alive():
+                self.process.terminate()
+            self.process.join(timeout=5)
         for q in (self.requests, self.replies):
             q.close()
             q.cancel_join_thread()
@@ -188,7 +198,7 @@ class WorkerRun:
                 self.seconds, self.batches, self.findings = seconds, batches, findings
                 self.errors.extend(errors)
                 self.in_flight = self.rows_in_flight = 0
-                self.ended = True
+                self.ended = self.done = True
         return found
 
     def _died(self) -> None:
