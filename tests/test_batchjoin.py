@@ -77,6 +77,21 @@ def test_a_big_batch_runs_alone_and_in_order() -> None:
     assert same(joiner.add(big, "evtx"), [small, big])
 
 
+def test_a_big_batch_leaves_other_channels_to_be_joined() -> None:
+    """One window's big Sysmon batch does not cut the small Security batches apart."""
+    rows = 80
+    joiner = BatchJoiner(rows=rows)
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    sec1 = windows("a.json", 3, **{"winlog.channel": ["Security"] * 3})
+    big = windows("a.json", rows // ALONE_SHARE, **{"winlog.channel": [sysmon] * 10})
+    sec2 = windows("a.json", 4, **{"winlog.channel": ["Security"] * 4})
+    assert joiner.add(sec1, "evtx_json") == []
+    assert same(joiner.add(big, "evtx_json"), [big])
+    assert joiner.add(sec2, "evtx_json") == []
+    (security,) = joiner.flush()
+    assert security.frame.height == 7
+
+
 def test_held_batches_of_all_channels_stay_under_the_rows() -> None:
     joiner = BatchJoiner(rows=80)
     for n in range(8):

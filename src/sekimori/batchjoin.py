@@ -48,11 +48,15 @@ def _channel(batch: EventBatch) -> str | None:
 class BatchJoiner:
     """Collects small batches of ``JOINED_DATASETS`` until ``rows`` rows; passes others through.
 
-    ``add`` returns the batches ready for detection, in the order they came,
-    batches joined in the order their first part came; ``flush`` returns what
-    is still held, at the end of the input. ``source`` names the reader of the
-    batch; only batches of one source and one channel are joined. Held
-    batches of all channels together stay under ``rows`` rows.
+    ``add`` returns the batches ready for detection, in the order they came
+    within each channel, batches joined in the order their first part came; a
+    big batch (``ALONE_SHARE``) runs at once, after the held batches of its
+    channel, while the small ones of other channels wait to be joined with
+    more (a JSON-lines export gives a big Sysmon batch and a dozen small ones
+    of other channels per window). ``flush`` returns what is still held, at
+    the end of the input. ``source`` names the reader of the batch; only
+    batches of one source and one channel are joined. Held batches of all
+    channels together stay under ``rows`` rows.
     """
 
     def __init__(self, rows: int) -> None:
@@ -70,14 +74,19 @@ class BatchJoiner:
         if self._held and (self._source != source or self._count + len(batch) > self.rows):
             ready.extend(self.flush())
         if len(batch) >= self.rows // ALONE_SHARE:
-            # Big enough to run alone (no copy), after what came before it.
-            ready.extend(self.flush())
+            # Big enough to run alone (no copy), after what came before it in its channel.
+            ready.extend(self._flush_channel(_channel(batch)))
             ready.append(batch)
             return ready
         self._held.setdefault(_channel(batch), []).append(batch)
         self._source = source
         self._count += len(batch)
         return ready
+
+    def _flush_channel(self, channel: str | None) -> list[EventBatch]:
+        held = self._held.pop(channel, [])
+        self._count -= sum(len(b) for b in held)
+        return _joined(held)
 
     def flush(self) -> list[EventBatch]:
         """Everything held, joined into as few batches per channel as the schemas allow."""
