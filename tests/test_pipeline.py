@@ -154,3 +154,28 @@ def test_the_sigma_engine_in_a_worker_finds_the_same(tmp_path: Path) -> None:
     assert sorted(beside.notes) == sorted(alone.notes)
     # The bundled pack is Sigma: its findings came out of the worker.
     assert any(f.ruleset == "sekimori" for f in beside.findings)
+
+
+def test_the_worker_is_chosen_for_large_inputs_and_rule_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * 2_000)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for n in range(3):
+        (rules / f"r{n}.yml").write_text("title: r\n")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1_000)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_RULES", 3)
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))
+    # the bundled pack alone, too little input, one CPU, or the user's word
+    assert not pipeline._parallel([big], HuntOptions())
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 10_000)
+    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))
+    assert pipeline._parallel([big], HuntOptions(rule_dirs=[rules], parallel=True))
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1_000)
+    # a rules folder that does not exist: the engine, built in the hunt's process, says so
+    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[tmp_path / "absent"]))
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))

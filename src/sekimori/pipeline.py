@@ -22,8 +22,9 @@ from sekimori.detect.mail import MailDetector
 from sekimori.detect.network import detectors_for_index, load_index
 from sekimori.detect.runner import DetectorRun, Run, run_all
 from sekimori.detect.sigma.detector import SigmaDetector
+from sekimori.detect.sigma.loader import rule_files
 from sekimori.detect.worker import Recipe, WorkerRun
-from sekimori.errors import SourceError
+from sekimori.errors import RuleError, SourceError
 from sekimori.findinglog import FindingLog
 from sekimori.gcpause import fewer_collections
 from sekimori.hosts import HostDirectory
@@ -32,9 +33,13 @@ from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severit
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
-# From this much input on (bytes), the Sigma engine runs in a worker process
-# when there is a second CPU: below, the worker's start-up costs more than it saves.
+# The Sigma engine runs in a worker process, when there is a second CPU, for
+# this much input (bytes) and this many rule files in the ``--rules`` folders:
+# with fewer events or rules (the bundled pack alone), detection is cheap next
+# to reading, and the worker's start-up and the batches' trip cost more than
+# it saves.
 PARALLEL_MIN_BYTES = 16_000_000
+PARALLEL_MIN_RULES = 100
 # Findings whose observables were decoded rather than seen on the wire.
 OBSERVABLE_DATASETS = frozenset({"windows", "email"})
 INTEL = "sekimori-intel"
@@ -50,8 +55,8 @@ class HuntOptions:
     config_file: Path | None = None
     tenant: str = DEFAULT_TENANT
     batch_size: int = DEFAULT_BATCH_SIZE
-    # The Sigma engine in a worker process (``detect/worker.py``); None: when
-    # the input is over PARALLEL_MIN_BYTES and the machine has two CPUs.
+    # The Sigma engine in a worker process (``detect/worker.py``); None: with
+    # two CPUs, PARALLEL_MIN_BYTES of input and PARALLEL_MIN_RULES rule files.
     parallel: bool | None = None
 
 
@@ -216,7 +221,12 @@ def _parallel(paths: list[Path], options: HuntOptions) -> bool:
     if options.parallel is not None:
         return options.parallel
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) > 1 and total_size(paths) >= PARALLEL_MIN_BYTES
+    if (cpus or 1) < 2 or total_size(paths) < PARALLEL_MIN_BYTES:
+        return False
+    try:
+        return len(rule_files(options.rule_dirs)) >= PARALLEL_MIN_RULES
+    except RuleError:  # the engine, built here, says so
+        return False
 
 
 def _detect(

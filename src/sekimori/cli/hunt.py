@@ -116,7 +116,8 @@ def hunt(
         typer.Option(
             "--parallel/--no-parallel",
             help="Run the Sigma engine in a second process while the files are read "
-            "(default: for inputs over 16 MB, on two CPUs or more).",
+            "(default: on two CPUs or more, for inputs over 16 MB with 100 rule files or "
+            "more in the --rules folders).",
             show_default=False,
         ),
     ] = None,
