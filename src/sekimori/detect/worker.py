@@ -77,10 +77,9 @@ class WorkerRun:
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Batches and rows sent and not yet answered.
-    in_flight: int = 0
-    rows_in_flight: int = 0
+    # The rows of each batch sent and not yet answered, and their sum.
     sizes: deque[int] = field(default_factory=deque)
+    rows_in_flight: int = 0
     ready: bool = False
     # Nothing more will come from the worker (``done``: it said so, and ends by itself).
     ended: bool = False
@@ -127,7 +126,6 @@ class WorkerRun:
             return found
         data = batch.frame.write_ipc(None, compression="lz4").getvalue()
         self.requests.put(("batch", (batch.dataset, batch.path, data)))
-        self.in_flight += 1
         self.rows_in_flight += batch.frame.height
         self.sizes.append(batch.frame.height)
         found += self._collect(block=False)
@@ -189,7 +187,6 @@ class WorkerRun:
                 error, message, where = body
                 raise error(message, where)
             elif kind == "found":
-                self.in_flight -= 1
                 self.rows_in_flight -= self.sizes.popleft()
                 found.extend(body)
             elif kind == "done":
@@ -197,7 +194,8 @@ class WorkerRun:
                 found.extend(batch_found)
                 self.seconds, self.batches, self.findings = seconds, batches, findings
                 self.errors.extend(errors)
-                self.in_flight = self.rows_in_flight = 0
+                self.sizes.clear()
+                self.rows_in_flight = 0
                 self.ended = self.done = True
         return found
 
@@ -217,7 +215,7 @@ class WorkerRun:
             self.ready = self.ended = True
             return
         text = (
-            f"{self.name}: worker process ended (exit code {code}) with {self.in_flight} "
+            f"{self.name}: worker process ended (exit code {code}) with {len(self.sizes)} "
             "batch(es) not evaluated"
         )
         self.errors.append(text)
