@@ -25,14 +25,13 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sekimori.errors import StoreError
-from sekimori.model import Finding, Observable, Severity, Stage
+from sekimori.model import FINDING_FIELDS, Finding, Observable, Severity, Stage
 
 _SCHEMA = """
 CREATE TABLE findings (
@@ -58,12 +57,12 @@ def _micros(finding: Finding) -> int:
     return int(ts.timestamp()) * 1_000_000 + ts.microsecond
 
 
-# Every slot of a finding, its id included: read back, it is not computed again.
-_FIELDS = tuple(f.name for f in fields(Finding))
-_TIME = _FIELDS.index("timestamp")
-_SEVERITY = _FIELDS.index("severity")
-_STAGE = _FIELDS.index("stage")
-_OBSERVABLES = _FIELDS.index("observables")
+# A finding's state (``Finding.__getstate__``) holds every field, its id included:
+# read back, the id is not computed again.
+_TIME = FINDING_FIELDS.index("timestamp")
+_SEVERITY = FINDING_FIELDS.index("severity")
+_STAGE = FINDING_FIELDS.index("stage")
+_OBSERVABLES = FINDING_FIELDS.index("observables")
 _SEVERITIES = {s.value: s for s in Severity}
 _STAGES = {s.value: s for s in Stage}
 # The time zones a finding's time is kept in without pickling (polars gives
@@ -79,7 +78,7 @@ def _fields(finding: Finding) -> tuple[Any, ...] | None:
     """The slots of ``finding`` in plain types, or None when one is not of a kept type."""
     if type(finding) is not Finding:
         return None
-    values: list[Any] = [getattr(finding, name) for name in _FIELDS]
+    values = finding.__getstate__()
     ts = values[_TIME]
     zone = ts.tzinfo
     if zone is _ZONES[0]:
@@ -120,24 +119,16 @@ def _load(blob: bytes) -> Finding:
         finding: Finding = pickle.loads(body)  # noqa: S301 - our own scratch file
         return finding
     values = marshal.loads(body)  # noqa: S302 - our own scratch file
+    state = list(values)
+    kept, days, seconds, micros = state[_TIME]
+    state[_TIME] = _EPOCHS[kept] + timedelta(days, seconds, micros)
+    state[_SEVERITY] = _SEVERITIES[state[_SEVERITY]]
+    stage = state[_STAGE]
+    state[_STAGE] = None if stage is None else _STAGES[stage]
+    state[_OBSERVABLES] = tuple([Observable(t, v) for t, v in state[_OBSERVABLES]])
     new = object.__new__(Finding)
-    put = object.__setattr__
-    for name, value in zip(_FIELDS, values, strict=True):
-        put(new, name, value)
-    kept, days, seconds, micros = values[_TIME]
-    put(new, "timestamp", _EPOCHS[kept] + timedelta(days, seconds, micros))
-    put(new, "severity", _SEVERITIES[values[_SEVERITY]])
-    stage = values[_STAGE]
-    put(new, "stage", None if stage is None else _STAGES[stage])
-    put(new, "observables", tuple([_observable(t, v) for t, v in values[_OBSERVABLES]]))
+    new.__setstate__(state)
     return new
-
-
-def _observable(kind: str, value: str) -> Observable:
-    obs = object.__new__(Observable)
-    object.__setattr__(obs, "type", kind)
-    object.__setattr__(obs, "value", value)
-    return obs
 
 
 def _close(db: sqlite3.Connection, path: Path) -> None:

@@ -330,10 +330,10 @@ class Finding:
     # Pickled as dataclasses pickle frozen slots classes (the same bytes), with
     # the field names looked up once: findings cross from the Sigma worker pickled.
     def __getstate__(self) -> list[Any]:
-        return [getattr(self, name) for name in _FINDING_FIELDS]
+        return [getattr(self, name) for name in FINDING_FIELDS]
 
     def __setstate__(self, state: list[Any]) -> None:
-        for name, value in zip(_FINDING_FIELDS, state, strict=True):
+        for name, value in zip(FINDING_FIELDS, state, strict=True):
             object.__setattr__(self, name, value)
 
     @classmethod
@@ -369,7 +369,7 @@ class Finding:
 
 
 # Every field of a finding, its id included, in declaration order (its pickled state).
-_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 @lru_cache(maxsize=1024)
