@@ -6,7 +6,13 @@ import polars as pl
 
 from sekimori.model import REQUIRED_COLUMNS
 from sekimori.sources.base import ReadContext
-from sekimori.sources.frame import any_to_datetime, finish, flatten, iso_to_datetime
+from sekimori.sources.frame import (
+    any_to_datetime,
+    finish,
+    flatten,
+    iso_text_to_datetime,
+    iso_to_datetime,
+)
 
 
 def test_iso_spellings() -> None:
@@ -25,6 +31,15 @@ def test_iso_spellings() -> None:
     assert out[3] == datetime(2026, 4, 17, 5, 24, 53, 79000, tzinfo=UTC)
     assert out[4] == datetime(2023, 12, 31, 15, 0, tzinfo=UTC)
     assert out[5] is None
+
+
+def test_iso_text_column_gives_what_the_expression_gives() -> None:
+    utc = ["2019-04-27T15:57:25.868863Z", " 2019-04-27T15:57:25Z", None, "2019-4-7T5:7:5.8Z"]
+    other = [*utc, "2019-04-27T15:57:25.868863Z ", "2024-01-01T00:00:00+09:00", "x", ""]
+    for values in (utc, other, [None]):
+        column = pl.Series("t", values, dtype=pl.String)
+        expected = column.to_frame().select(iso_to_datetime(pl.col("t"))).to_series()
+        assert iso_text_to_datetime(column).equals(expected)
 
 
 def test_epoch_text_and_numbers() -> None:

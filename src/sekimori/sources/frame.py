@@ -60,6 +60,25 @@ def iso_to_datetime(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce([*aware, *naive]).cast(TIMESTAMP_DTYPE)
 
 
+# The spelling of evtx TimeCreated and of most shippers: UTC with a "Z".
+_ISO_UTC_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def iso_text_to_datetime(text: pl.Series) -> pl.Series:
+    """``iso_to_datetime`` of a text column, read in one pass when every value ends in "Z".
+
+    A column of one logger has one spelling; trying it alone spares the other
+    seven formats a pass over every value. The instants are the same: a
+    value ending in "Z" matches none of the formats with an offset, tried
+    first by ``iso_to_datetime``. Any other column is read by the full list.
+    """
+    if text.dtype == pl.String:
+        utc = text.str.to_datetime(_ISO_UTC_Z, time_unit="us", strict=False)
+        if utc.null_count() == text.null_count():
+            return utc.dt.replace_time_zone("UTC").cast(TIMESTAMP_DTYPE)
+    return text.to_frame().select(iso_to_datetime(pl.col(text.name))).to_series()
+
+
 def epoch_to_datetime(expr: pl.Expr) -> pl.Expr:
     """Seconds since the epoch (float or int, or their text) as UTC datetimes."""
     micros = (expr.cast(pl.Float64, strict=False) * 1_000_000).round(0).cast(pl.Int64, strict=False)

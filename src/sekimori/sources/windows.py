@@ -27,7 +27,7 @@ import polars as pl
 
 from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, EventBatch
 from sekimori.sources.base import ReadContext, ReadReport
-from sekimori.sources.frame import add_mapped, finish, iso_to_datetime, null_if_blank
+from sekimori.sources.frame import add_mapped, finish, iso_text_to_datetime, null_if_blank
 
 DATASET = "windows"
 EVENT_DATA = "winlog.event_data."
@@ -450,10 +450,6 @@ class WindowsBatcher:
                 yield batch
 
 
-# TimeCreated text as a UTC datetime: one expression for every batch.
-_STAMP = iso_to_datetime(pl.col(TIMESTAMP)).alias(TIMESTAMP)
-
-
 def _frame_batch(
     frame: pl.DataFrame, ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
@@ -463,7 +459,8 @@ def _frame_batch(
     a valid time are counted and dropped.
     """
     relevant = frozenset(c for c in frame.columns if c in _ECS_INPUTS)
-    lazy = frame.lazy().with_columns(_STAMP)
+    frame = frame.with_columns(iso_text_to_datetime(frame.get_column(TIMESTAMP)))
+    lazy = frame.lazy()
     for stage in _ecs_plan(relevant):
         lazy = lazy.with_columns(stage)
     frame = lazy.collect()
