@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -53,6 +54,31 @@ class CountingDetector(Detector):
     def finish(self, state: Any) -> list[Finding]:
         order = ",".join(str(p) for p in state["order"])
         return [_finding(START, "summary", f"{state['rows']}:{order}")]
+
+
+class SplitDetector(CountingDetector):
+    """A ``CountingDetector`` whose worker sends the matched rows; the hunt builds the findings."""
+
+    name: ClassVar[str] = "split"
+
+    def matches(self, batch: EventBatch, state: Any) -> Any:
+        state["rows"] += batch.frame.height
+        state["order"].append(batch.path)
+        return batch.path, batch.frame.filter(pl.col("host.name") == self.host).rows(named=True)
+
+    def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
+        return _build(self.matches(batch, state))
+
+    @classmethod
+    def builder(cls) -> Callable[[Any], list[Finding]]:
+        return _build
+
+
+def _build(part: Any) -> list[Finding]:
+    path, rows = part
+    if path == "part-2.json":
+        raise KeyError("no such rule card")
+    return [_finding(row["@timestamp"], row["host.name"], str(row["event.id"])) for row in rows]
 
 
 def _finding(ts: datetime, host: str, event_id: str) -> Finding:
@@ -120,6 +146,20 @@ def test_a_detector_error_in_the_worker_is_reported_as_in_the_process() -> None:
     assert [f.id for f in there] == [f.id for f in here]
     assert worker.errors == here_run.errors
     assert "ValueError: cannot read part-1.json" in worker.errors[0]
+
+
+def test_the_hunt_builds_the_findings_of_what_the_worker_matched() -> None:
+    """``Detector.matches`` in the worker, ``Detector.builder`` here; a builder error is noted."""
+    batches = _batches(4, 20)
+    here_run = DetectorRun.start(SplitDetector("WS-02"))
+    here = _run(here_run, batches)
+    worker = WorkerRun.start(partial(SplitDetector, "WS-02"), SplitDetector, 1000)
+    there = _run(worker, batches)
+    assert [f.id for f in there] == [f.id for f in here]
+    assert there[-1].event_id == "80:" + ",".join(f"part-{n}.json" for n in range(4))
+    assert worker.findings == len(here)
+    assert worker.errors == here_run.errors
+    assert "KeyError: 'no such rule card'" in worker.errors[0]
 
 
 def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sekimori.model import EventBatch, Finding
@@ -47,6 +48,27 @@ class Detector(ABC):
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
         """Findings for ``batch``; may update ``state``."""
 
+    def matches(self, batch: EventBatch, state: Any) -> Any:
+        """``detect`` up to what its findings are made of: the part a worker process does.
+
+        A detector in a worker process (``detect.worker``) sends this back
+        instead of the findings, and the hunt's process builds them with
+        ``builder``: the worker is the slower of the two, and building
+        findings is work the reading process has time for. The default is the
+        findings themselves.
+        """
+        return self.detect(batch, state)
+
+    @classmethod
+    def builder(cls) -> Callable[[Any], list[Finding]]:
+        """Turns what ``matches`` returned into the findings ``detect`` would have returned."""
+        return _as_findings
+
     def finish(self, state: Any) -> list[Finding]:
         """Findings that only the end of the run can tell (windows, aggregates)."""
         return []
+
+
+def _as_findings(part: Any) -> list[Finding]:
+    """``Detector.builder`` of a detector whose ``matches`` are its findings."""
+    return list(part)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,27 +57,30 @@ class DetectorRun:
         return cls(detector=detector, state=detector.new_state())
 
     def _note_error(self, where: str, exc: Exception) -> None:
-        text = f"{self.detector.name}: {where}: {type(exc).__name__}: {exc}"
-        kind = f"{type(exc).__name__}"
-        if not any(kind in e for e in self.errors):
-            self.errors.append(text)
-            log.warning("detector failed: %s", text)
-        log.debug("detector %s failed on %s", self.detector.name, where)
+        note_error(self.errors, self.detector.name, where, exc)
 
     def detect(self, batch: EventBatch) -> list[Finding]:
         """Findings of this detector for ``batch`` (none if it does not read this dataset)."""
+        found: list[Finding] = self._run(self.detector.detect, batch)
+        self.findings += len(found)
+        return found
+
+    def matches(self, batch: EventBatch) -> Any:
+        """What ``Detector.matches`` returns for ``batch`` (``[]`` if it does not read it)."""
+        return self._run(self.detector.matches, batch)
+
+    def _run(self, step: Callable[[EventBatch, Any], Any], batch: EventBatch) -> Any:
         if batch.frame.height == 0 or not self.detector.wants(batch.dataset):
             return []
         started = time.perf_counter()
         try:
-            found = self.detector.detect(batch, self.state)
+            found = step(batch, self.state)
         except Exception as exc:  # one broken detector must not end the run
             log.debug("detector %s failed", self.detector.name, exc_info=True)
             self._note_error(batch.path or batch.dataset, exc)
             found = []
         self.seconds += time.perf_counter() - started
         self.batches += 1
-        self.findings += len(found)
         return found
 
     def finish(self) -> list[Finding]:
@@ -94,6 +97,16 @@ class DetectorRun:
 
     def close(self) -> None:
         """Nothing to let go of: the detector lives in this process."""
+
+
+def note_error(errors: list[str], name: str, where: str, exc: Exception) -> None:
+    """Add ``exc`` of detector ``name`` to ``errors``, once per kind of error."""
+    text = f"{name}: {where}: {type(exc).__name__}: {exc}"
+    kind = f"{type(exc).__name__}"
+    if not any(kind in e for e in errors):
+        errors.append(text)
+        log.warning("detector failed: %s", text)
+    log.debug("detector %s failed on %s", name, where)
 
 
 def run_all(runs: Iterable[Run], batch: EventBatch) -> list[Finding]:

@@ -8,9 +8,12 @@ read while the last one is evaluated.
 The worker builds the detector itself, from a recipe (a picklable callable,
 such as ``functools.partial(SigmaDetector, rule_dirs)``), and owns it and
 its state for the whole run: batches go to it in the order they were read,
-and its findings come back in that order, so a hunt finds the same with or
-without it. Inside, an ordinary ``DetectorRun`` runs the detector, so a
-detector error is reported the same way too. Batches of at most
+and what it matched comes back in that order, so a hunt finds the same with
+or without it. The worker does the detector's ``matches``; this process
+builds the findings from them (``Detector.builder``), as it has time to
+while the worker evaluates the next batch. Inside, an ordinary
+``DetectorRun`` runs the detector, so a detector error is reported the same
+way too. Batches of at most
 ``max_rows`` rows in all wait for the worker: when reading is faster than
 detection, reading waits, and memory stays bounded.
 
@@ -39,7 +42,7 @@ from typing import Any
 import polars as pl
 
 from sekimori.detect.base import Detector, wants_dataset
-from sekimori.detect.runner import DetectorRun
+from sekimori.detect.runner import DetectorRun, note_error
 from sekimori.errors import SekimoriError
 from sekimori.gcpause import fewer_collections
 from sekimori.model import EventBatch, Finding
@@ -68,6 +71,8 @@ class WorkerRun:
     name: str
     datasets: frozenset[str] | None
     recipe: Recipe
+    # Builds the findings of a batch from what the worker sends (``Detector.builder``).
+    build: Callable[[Any], list[Finding]]
     process: BaseProcess
     requests: Queue[tuple[str, Any]]
     replies: Queue[tuple[str, Any]]
@@ -77,8 +82,8 @@ class WorkerRun:
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # The rows of each batch sent and not yet answered, and their sum.
-    sizes: deque[int] = field(default_factory=deque)
+    # Each batch sent and not yet answered (its rows, and where it is from), and their rows.
+    sent: deque[tuple[int, str]] = field(default_factory=deque)
     rows_in_flight: int = 0
     ready: bool = False
     # Nothing more will come from the worker (``done``: it said so, and ends by itself).
@@ -109,6 +114,7 @@ class WorkerRun:
             name=kind.name,
             datasets=kind.datasets,
             recipe=recipe,
+            build=kind.builder(),
             process=process,
             requests=requests,
             replies=replies,
@@ -127,7 +133,7 @@ class WorkerRun:
         data = batch.frame.write_ipc(None, compression="lz4").getvalue()
         self.requests.put(("batch", (batch.dataset, batch.path, data)))
         self.rows_in_flight += batch.frame.height
-        self.sizes.append(batch.frame.height)
+        self.sent.append((batch.frame.height, batch.path or batch.dataset))
         found += self._collect(block=False)
         while self.rows_in_flight > self.max_rows and not self.ended:
             found += self._collect(block=True)
@@ -187,16 +193,29 @@ class WorkerRun:
                 error, message, where = body
                 raise error(message, where)
             elif kind == "found":
-                self.rows_in_flight -= self.sizes.popleft()
-                found.extend(body)
+                rows, where = self.sent.popleft()
+                self.rows_in_flight -= rows
+                found.extend(self._build(body, where))
             elif kind == "done":
                 batch_found, seconds, batches, findings, errors = body
                 found.extend(batch_found)
-                self.seconds, self.batches, self.findings = seconds, batches, findings
+                self.seconds, self.batches = seconds, batches
+                self.findings += findings
                 self.errors.extend(errors)
-                self.sizes.clear()
+                self.sent.clear()
                 self.rows_in_flight = 0
                 self.ended = self.done = True
+        return found
+
+    def _build(self, part: Any, where: str) -> list[Finding]:
+        """The findings of what the worker's ``Detector.matches`` returned for a batch."""
+        try:
+            found = self.build(part)
+        except Exception as exc:  # as a detector that breaks on a batch (runner.DetectorRun)
+            log.debug("detector %s failed", self.name, exc_info=True)
+            note_error(self.errors, self.name, where, exc)
+            return []
+        self.findings += len(found)
         return found
 
     def _died(self) -> None:
@@ -215,7 +234,7 @@ class WorkerRun:
             self.ready = self.ended = True
             return
         text = (
-            f"{self.name}: worker process ended (exit code {code}) with {len(self.sizes)} "
+            f"{self.name}: worker process ended (exit code {code}) with {len(self.sent)} "
             "batch(es) not evaluated"
         )
         self.errors.append(text)
@@ -273,7 +292,7 @@ def _answer(
             dataset, path, data = body
             batch = EventBatch(dataset, pl.read_ipc(io.BytesIO(data)), path=path)
             del data, body
-            replies.put(("found", run.detect(batch)))
+            replies.put(("found", run.matches(batch)))
             continue
         found = run.finish()
         replies.put(("done", (found, run.seconds, run.batches, run.findings, run.errors)))

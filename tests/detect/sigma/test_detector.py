@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import pickle
 
 import polars as pl
 
-from sekimori.detect.sigma.detector import SigmaDetector
+from sekimori.detect.sigma.detector import Matched, SigmaDetector
 from sekimori.model import EventBatch, Observable, Severity
 from tests.detect.sigma.cases import batch_of, event_row
 
@@ -127,3 +128,28 @@ def test_findings_are_built_as_from_each_matched_row_alone() -> None:
     assert found == expected
     assert [f.id for f in found] == [f.id for f in expected]
     assert any("context" in f.evidence for f in found)
+
+
+def test_matches_cross_processes_and_build_the_same_findings() -> None:
+    """What a worker sends (``matches``, pickled) builds the findings ``detect`` returns."""
+    detector = SigmaDetector([])
+    word = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"
+    shell = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+    events = [
+        {**SYSMON, "ParentImage": word, "Image": shell, "CommandLine": "powershell -nop -w hidden"},
+        {**SYSMON, "Image": "C:\\Windows\\notepad.exe", "CommandLine": "notepad"},
+        {**SYSMON, "ParentImage": word, "Image": shell, "CommandLine": f"powershell {LOADER}"},
+    ]
+    batch = batch_of([event_row(i, e, {}, "s.evtx") for i, e in enumerate(events)])
+    part = detector.matches(batch, detector.new_state())
+    assert isinstance(part, Matched)
+    assert part.frames and all(isinstance(f, pl.DataFrame) for f in part.frames)
+    received = pickle.loads(pickle.dumps(part))
+    assert all(f.equals(g) for f, g in zip(received.frames, part.frames, strict=True))
+    built = SigmaDetector.builder()(received)
+    expected = detector.detect(batch, detector.new_state())
+    assert len(expected) >= 2
+    assert built == expected
+    assert [f.id for f in built] == [f.id for f in expected]
+    empty = EventBatch(batch.dataset, batch.frame.head(0))
+    assert SigmaDetector.builder()(detector.matches(empty, None)) == []

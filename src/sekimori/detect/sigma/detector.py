@@ -11,12 +11,16 @@ the finding's observables.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+
+import polars as pl
 
 from sekimori.detect.base import Detector
 from sekimori.detect.powershell import analyze, extract_observables
@@ -30,7 +34,14 @@ from sekimori.detect.sigma.correlation import (
     compact,
     evaluate_correlation,
 )
-from sekimori.detect.sigma.engine import Match, evaluate, group_rules
+from sekimori.detect.sigma.engine import (
+    Match,
+    SelectionColumns,
+    evaluate,
+    evidence_of,
+    group_rules,
+    selection_columns,
+)
 from sekimori.detect.sigma.fields import column_name
 from sekimori.detect.sigma.loader import (
     LoadReport,
@@ -50,9 +61,6 @@ from sekimori.model import (
     Finding,
     Observable,
 )
-
-if TYPE_CHECKING:
-    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +265,95 @@ class _Rows:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class RuleCard:
+    """What the findings of a rule say of it, apart from the compiled rule."""
+
+    meta: RuleMeta
+    columns: SelectionColumns
+
+    @classmethod
+    def of(cls, rule: CompiledRule) -> RuleCard:
+        """The card of ``rule``."""
+        return cls(rule.meta, selection_columns(rule))
+
+
+# (rule key, index of the rows in ``Matched.frames``, the rule's rows there, per row
+# the selections true and the values that matched: ``Match``'s fields).
+MatchRecord = tuple[
+    str, int, tuple[int, ...], tuple[tuple[str, ...], ...], tuple[Mapping[str, list[str]], ...]
+]
+
+
+@dataclass(slots=True)
+class Matched:
+    """The matches of one batch, as ``SigmaDetector.matches`` found them, for ``build_findings``.
+
+    A worker process evaluates the rules and sends this to the hunt's
+    process, which builds the findings: the rows travel as LZ4 Arrow IPC
+    (far cheaper than pickling the findings) with a card for each rule that
+    fired. ``closed`` are findings already built: correlation windows that
+    closed early (``correlation.compact``).
+    """
+
+    dataset: str
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    matches: list[MatchRecord] = field(default_factory=list)
+    cards: dict[str, RuleCard] = field(default_factory=dict)
+    closed: list[Finding] = field(default_factory=list)
+
+    def add(self, match: Match) -> None:
+        """Keep ``match`` (the matches of one evaluation step share their rows)."""
+        if not self.frames or self.frames[-1] is not match.rows:
+            self.frames.append(match.rows)
+        rule = match.rule
+        if rule.key not in self.cards:
+            self.cards[rule.key] = RuleCard.of(rule)
+        self.matches.append(
+            (rule.key, len(self.frames) - 1, match.indices, match.selections, match.values)
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        frames = [f.write_ipc(None, compression="lz4").getvalue() for f in self.frames]
+        return (_unpack, (self.dataset, frames, self.matches, self.cards, self.closed))
+
+
+def _unpack(
+    dataset: str,
+    frames: list[bytes],
+    matches: list[MatchRecord],
+    cards: dict[str, RuleCard],
+    closed: list[Finding],
+) -> Matched:
+    read = [pl.read_ipc(io.BytesIO(data)) for data in frames]
+    return Matched(dataset, read, matches, cards, closed)
+
+
+def build_findings(matched: Matched) -> list[Finding]:
+    """The findings of ``matched``: one per matched event and rule, then ``matched.closed``."""
+    findings: list[Finding] = []
+    rows: _Rows | None = None
+    for key, frame, indices, selections, values in matched.matches:
+        if rows is None or rows.frame is not matched.frames[frame]:
+            rows = _Rows(matched.frames[frame])
+        card = matched.cards[key]
+        rule = _rule_fields(card.meta)
+        for i, index in enumerate(indices):
+            evidence = evidence_of(
+                card.columns, selections[i], rows.dicts[index], values[i] if values else None
+            )
+            context = _pick_context(rows.context_fields(index), evidence)
+            if context:
+                evidence["context"] = context
+            findings.append(
+                Finding(
+                    **rule, **rows.event_fields(index), evidence=evidence, dataset=matched.dataset
+                )
+            )
+    findings.extend(matched.closed)
+    return findings
+
+
 # Shown beside the matched fields so that a finding reads without the raw event
 # (as Hayabusa's "Details" column); long values (script blocks) are cut.
 CONTEXT_FIELDS = (
@@ -330,25 +427,35 @@ class SigmaDetector(Detector):
 
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
         """One finding per matched event and rule; correlation inputs go to ``state``."""
+        return build_findings(self.matches(batch, state))
+
+    def matches(self, batch: EventBatch, state: Any) -> Matched:
+        """``detect`` without building the findings (``build_findings`` does, elsewhere)."""
+        matched = Matched(batch.dataset)
         if not self.wants(batch.dataset) or batch.frame.height == 0:
-            return []
-        findings: list[Finding] = []
+            return matched
         rows: _Rows | None = None
         for match in evaluate(batch.frame, self.groups, keep=self._keep):
-            if rows is None or rows.frame is not match.rows:
-                rows = _Rows(match.rows)
             if match.rule.output:
-                findings.extend(self._match_findings(match, batch.dataset, rows))
-            if isinstance(state, CorrelationState):
-                for index in self._correlations_of.get(match.rule.key, ()):
+                matched.add(match)
+            correlations = self._correlations_of.get(match.rule.key)
+            if correlations and isinstance(state, CorrelationState):
+                if rows is None or rows.frame is not match.rows:
+                    rows = _Rows(match.rows)
+                for index in correlations:
                     state.add(index, self._occurrences(index, match, rows))
         if isinstance(state, CorrelationState):
             for index, occurrences in state.occurrences.items():
                 if len(occurrences) > COMPACT_AT:
                     hits, keep = compact(self.ruleset.correlations[index], occurrences)
                     state.occurrences[index] = keep
-                    findings.extend(self._hit_finding(hit) for hit in hits)
-        return findings
+                    matched.closed.extend(self._hit_finding(hit) for hit in hits)
+        return matched
+
+    @classmethod
+    def builder(cls) -> Callable[[Any], list[Finding]]:
+        """``build_findings``: from the ``Matched`` of ``matches`` to the findings."""
+        return build_findings
 
     def finish(self, state: Any) -> list[Finding]:
         """One finding per correlation window that holds."""
@@ -360,19 +467,6 @@ class SigmaDetector(Detector):
             for hit in evaluate_correlation(corr, occurrences):
                 findings.append(self._hit_finding(hit))
         state.occurrences.clear()
-        return findings
-
-    def _match_findings(self, match: Match, dataset: str, rows: _Rows) -> list[Finding]:
-        findings = []
-        rule = _rule_fields(match.rule.meta)
-        for i, index in enumerate(match.indices):
-            evidence = match.evidence(i, rows.dicts[index])
-            context = _pick_context(rows.context_fields(index), evidence)
-            if context:
-                evidence["context"] = context
-            findings.append(
-                Finding(**rule, **rows.event_fields(index), evidence=evidence, dataset=dataset)
-            )
         return findings
 
     def _occurrences(self, index: int, match: Match, rows: _Rows) -> list[Occurrence]:

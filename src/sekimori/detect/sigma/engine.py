@@ -89,20 +89,44 @@ class Match:
 
         ``row`` is ``self.row(i)`` when the caller has it already.
         """
-        names = self.selections[i]
-        by_name = {s.name: s for s in self.rule.selections}
-        if row is None:
-            row = self.row(i)
-        fields: dict[str, object] = {}
-        for name in names:
-            for fname in by_name[name].fields:
-                value = row.get(column_name(fname))
-                if value is not None:
-                    fields[fname] = value
-        out: dict[str, object] = {"selections": list(names), "fields": fields}
-        if self.values and self.values[i]:
-            out["values"] = {k: list(v) for k, v in self.values[i].items()}
-        return out
+        values = self.values[i] if self.values else None
+        return evidence_of(
+            selection_columns(self.rule),
+            self.selections[i],
+            self.row(i) if row is None else row,
+            values,
+        )
+
+
+SelectionColumns = Mapping[str, tuple[tuple[str, str], ...]]
+"""Per selection name, the Sigma fields it reads with their canonical columns."""
+
+
+def selection_columns(rule: CompiledRule) -> SelectionColumns:
+    """What ``evidence_of`` needs to know of ``rule``."""
+    return {s.name: tuple((f, column_name(f)) for f in s.fields) for s in rule.selections}
+
+
+def evidence_of(
+    columns: SelectionColumns,
+    names: Sequence[str],
+    row: Mapping[str, object],
+    values: Mapping[str, list[str]] | None,
+) -> dict[str, object]:
+    """A match's evidence: selections ``names`` true on ``row``, the fields they read, the values.
+
+    ``values`` are the rule values that matched, per field (``Match.values``).
+    """
+    fields: dict[str, object] = {}
+    for name in names:
+        for fname, column in columns[name]:
+            value = row.get(column)
+            if value is not None:
+                fields[fname] = value
+    out: dict[str, object] = {"selections": list(names), "fields": fields}
+    if values:
+        out["values"] = {k: list(v) for k, v in values.items()}
+    return out
 
 
 def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
@@ -477,4 +501,13 @@ def evaluate(
     return matches
 
 
-__all__ = ["CANONICAL_PREFIX", "Match", "RuleGroup", "evaluate", "group_rules"]
+__all__ = [
+    "CANONICAL_PREFIX",
+    "Match",
+    "RuleGroup",
+    "SelectionColumns",
+    "evaluate",
+    "evidence_of",
+    "group_rules",
+    "selection_columns",
+]
