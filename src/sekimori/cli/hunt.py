@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
@@ -188,6 +186,8 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
     total = total_size(paths)
     if total < PROGRESS_MIN_BYTES or not err.is_terminal:
         return run_hunt(paths, options)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("hunting"),
         BarColumn(),
@@ -244,6 +244,8 @@ def _print_findings(out: Console, result: HuntResult, floor: Severity, limit: in
     if not total:
         out.print("No findings.")
         return
+    from rich.table import Table
+
     table = Table(title=f"Findings ({total})", title_justify="left", expand=False)
     for column in ("time (UTC)", "host", "severity", "rule", "detail"):
         table.add_column(column, overflow="fold")
@@ -263,6 +265,8 @@ def _print_findings(out: Console, result: HuntResult, floor: Severity, limit: in
 def _print_incidents(out: Console, incidents: list[Incident]) -> None:
     if not incidents:
         return
+    from rich.table import Table
+
     table = Table(title=f"Incidents ({len(incidents)})", title_justify="left")
     for column in ("host", "severity", "score", "findings", "first → last seen", "summary"):
         table.add_column(column, overflow="fold")
