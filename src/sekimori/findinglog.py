@@ -70,6 +70,9 @@ _STAGES = {s.value: s for s in Stage}
 # microseconds from the epoch: datetime arithmetic, exact.
 _ZONES = (ZoneInfo("UTC"), UTC)
 _EPOCHS = tuple(datetime(1970, 1, 1, tzinfo=zone) for zone in _ZONES)
+# What ``Finding.__setstate__`` does, a slot at a time, without looking each
+# name up again: a finding is read back at least twice (correlation, output).
+_SETTERS = tuple(getattr(Finding, name).__set__ for name in FINDING_FIELDS)
 _MARSHAL = b"m"
 _PICKLE = b"p"
 
@@ -118,16 +121,19 @@ def _load(blob: bytes) -> Finding:
     if blob[:1] == _PICKLE:
         finding: Finding = pickle.loads(body)  # noqa: S301 - our own scratch file
         return finding
-    values = marshal.loads(body)  # noqa: S302 - our own scratch file
-    state = list(values)
+    state = list(marshal.loads(body))  # noqa: S302 - our own scratch file
     kept, days, seconds, micros = state[_TIME]
     state[_TIME] = _EPOCHS[kept] + timedelta(days, seconds, micros)
     state[_SEVERITY] = _SEVERITIES[state[_SEVERITY]]
     stage = state[_STAGE]
-    state[_STAGE] = None if stage is None else _STAGES[stage]
-    state[_OBSERVABLES] = tuple([Observable(t, v) for t, v in state[_OBSERVABLES]])
+    if stage is not None:
+        state[_STAGE] = _STAGES[stage]
+    observables = state[_OBSERVABLES]
+    if observables:
+        state[_OBSERVABLES] = tuple([Observable(t, v) for t, v in observables])
     new = object.__new__(Finding)
-    new.__setstate__(state)
+    for put, value in zip(_SETTERS, state, strict=True):
+        put(new, value)
     return new
 
 
