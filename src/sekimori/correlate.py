@@ -39,6 +39,7 @@ SECOND_STAGE_WINDOW = timedelta(hours=1)
 LOADER_RULES = ("download.",)
 FIRST_STAGES = (Stage.DELIVERY, Stage.EXECUTION)
 _K = TypeVar("_K")
+_RANKS = {s: s.rank for s in Severity}
 _LOW = Severity.LOW.rank
 
 
@@ -89,39 +90,44 @@ class HostFindings:
         ``host_is_ip`` says whether the host name is an address, when the caller knows.
         """
         n = self.count
-        self.count += 1
+        self.count = n + 1
         ts = f.timestamp
         at = (ts, n)
-        self.first_seen = ts if self.first_seen is None else min(self.first_seen, ts)
-        self.last_seen = ts if self.last_seen is None else max(self.last_seen, ts)
+        # Strictly earlier or later only: on a tie the time held stays, as min/max keep it.
+        if self.first_seen is None or ts < self.first_seen:
+            self.first_seen = ts
+        if self.last_seen is None or ts > self.last_seen:
+            self.last_seen = ts
         severity = f.severity
-        rank = severity.rank
+        rank = _RANKS[severity]
         key = (f.ruleset, f.rule_id)
         self.per_rule[key] += 1
         worst = self.worst_of_rule.get(key)
-        if worst is None or rank > worst.rank:
+        if worst is None or rank > _RANKS[worst]:
             self.worst_of_rule[key] = severity
-        if rank > self.top.rank:
+        if rank > _RANKS[self.top]:
             self.top = severity
         stage = f.kill_chain_stage
         if stage is not None and rank >= _LOW:
             self.stages.add(stage)
         mark = (rank, ts, n, f.rule_name)
         held = self.worst_of_stage.get(stage)
-        # Compared as (rank, _earlier(...)) tuples; the times only on a tie of rank.
         if held is None or _beats(mark, held):
             self.worst_of_stage[stage] = mark
-        for value in f.tactics:
-            _first(self.tactics, value, at)
-        for value in f.techniques:
-            _first(self.techniques, value, at)
+        # Inlined ``_first``: this runs for every value of every finding of a hunt.
+        for seen, values in ((self.tactics, f.tactics), (self.techniques, f.techniques)):
+            for value in values:
+                known = seen.get(value)
+                if known is None or at < known:
+                    seen[value] = at
         if f.rule_name:
             _first(self.rule_names, f.rule_name, at)
         if host_is_ip is None:
             host_is_ip = is_ip(f.host_name)
-        for ip in (f.host_ip, f.host_name if host_is_ip else None):
-            if ip:
-                _first(self.host_ips, ip, at)
+        if f.host_ip:
+            _first(self.host_ips, f.host_ip, at)
+        if host_is_ip and f.host_name:
+            _first(self.host_ips, f.host_name, at)
         for obs in f.observables:
             _first(self.observables, obs, at)
         _first(self.finding_ids, f.id, at)
@@ -165,16 +171,11 @@ class HostFindings:
         )
 
 
-def _earlier(mark: tuple[int, datetime, int, str]) -> tuple[float, int]:
-    # Larger is better in the comparisons above: an earlier finding is "larger".
-    return (-mark[1].timestamp(), -mark[2])
-
-
 def _beats(mark: tuple[int, datetime, int, str], held: tuple[int, datetime, int, str]) -> bool:
-    """``(mark[0], _earlier(mark)) > (held[0], _earlier(held))``, the times read only on a tie."""
+    """Higher first (rank, or length of a name), then earlier in time, then in arrival."""
     if mark[0] != held[0]:
         return mark[0] > held[0]
-    return _earlier(mark) > _earlier(held)
+    return (mark[1], mark[2]) < (held[1], held[2])
 
 
 def _rank(stage: Stage) -> int:
