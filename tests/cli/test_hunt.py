@@ -77,6 +77,13 @@ def test_min_severity_filters_output() -> None:
     assert code == 0 and out == ""
 
 
+def test_min_severity_keeps_the_findings_at_the_floor() -> None:
+    args = (str(LOGS), "--rules", str(RULES), "--no-default-rules", "--json")
+    _, every, _ = hunt(*args)
+    code, high, _ = hunt(*args, "-s", "high")
+    assert code == 0 and high == every and RULE_NAME in high
+
+
 def test_missing_path_is_an_error_line_not_a_traceback(tmp_path: Path) -> None:
     code, _, err = hunt(str(tmp_path / "nowhere"), "--no-default-rules")
     assert code == 1

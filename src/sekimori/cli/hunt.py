@@ -200,17 +200,19 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
         return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
 
 
-# ``json.dumps(row, ensure_ascii=False)``, without building an encoder per line.
-_LINE = json.JSONEncoder(ensure_ascii=False)
+# ``json.dumps(row, ensure_ascii=False)``, without building an encoder per line,
+# nor looking for reference cycles: ``to_json`` builds each document afresh, a tree.
+_LINE = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 def _finding_documents(result: HuntResult, floor: Severity) -> Iterator[dict[str, Any]]:
     """The findings at or above ``floor`` in their contract form, with their incident."""
-    for finding in result.findings:
-        if finding.severity.rank < floor.rank:
-            continue
+    # The ones below the floor are left on disk, not read back.
+    findings = result.findings.where("severity >= ?", floor.rank) if floor.rank else result.findings
+    incident_of = result.incident_of
+    for finding in findings:
         doc = finding.to_json()
-        incident = result.incident_of.get(finding.id)
+        incident = incident_of.get(finding.id)
         if incident:
             doc["incident"] = {"id": incident}
         yield doc
