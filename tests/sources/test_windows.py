@@ -109,3 +109,74 @@ def test_batcher_splits_by_channel_and_chunks_change_nothing(
     assert [f.columns for f in chunked] == [f.columns for f in whole]
     assert all(c.equals(w) for c, w in zip(chunked, whole, strict=True))
     assert report.skipped == whole_report.skipped == 1
+
+
+def _odd_events() -> list[dict[str, object]]:
+    """evtx JSON events with every kind of value and EventData shape."""
+    values: list[object] = [
+        "text", "", None, 7, -1, 2**64 - 1, 2**70, 10**40, 1.5, 1e20, True, False,
+        [1, "a", None], {"#text": "t"}, {"x": {"y": 1}}, [], {},
+    ]  # fmt: skip
+    shapes: list[object] = [
+        None,
+        "loose text",
+        {"Data": ["a", {"#text": "b"}, None]},
+        {"Data": {"#attributes": {"Name": "N"}, "#text": "v"}},
+        {"#attributes": {"x": "1"}, "A": "1"},
+        {"@Name": "n", "B": "2"},
+        {},
+    ]
+    events: list[dict[str, object]] = []
+    for i in range(900):
+        system: dict[str, object] = {
+            "Provider": {"#attributes": {"Name": "P"}} if i % 5 else {"@Name": 3},
+            "EventID": i % 4 if i % 7 else {"#text": 4104, "#attributes": {"Qualifiers": 0}},
+            "TimeCreated": {"#attributes": {"SystemTime": f"2024-01-01T00:00:{i % 60:02d}Z"}},
+            "EventRecordID": i if i % 11 else str(i),
+            "Channel": ["Security", "System", None][i % 3],
+            "Computer": "WS-1",
+            "Execution": {"#attributes": {"ProcessID": i, "ThreadID": "0x1" if i % 2 else 2}},
+            "Level": values[i % len(values)],
+        }
+        event: dict[str, object] = {"System": system}
+        if i % 13 == 0:
+            event["EventData"] = shapes[i // 13 % len(shapes)]
+        elif i % 17 == 0:
+            event["UserData"] = {"Wrap": {"A": values[i % len(values)], "B": {"C": 1}}}
+        else:
+            fields = ["Image", "ProcessId", "CommandLine", "Flag"][: 1 + i % 4]
+            event["EventData"] = {
+                name: values[(i + n) % len(values)] for n, name in enumerate(fields)
+            }
+        events.append({"Event": event})
+    return events
+
+
+@pytest.mark.parametrize("batch_size", [50_000, 200])
+def test_events_taken_whole_give_the_frames_of_their_records(
+    monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    monkeypatch.setattr(windows, "CHUNK_RECORDS", 150)
+    ctx = ReadContext(batch_size=batch_size)
+    events = _odd_events()
+
+    def frames(whole: bool) -> list[pl.DataFrame]:
+        report = ReadReport(path="f", source="evtx_json")
+        batcher = windows.WindowsBatcher(ctx, "f", report)
+        batches = []
+        for i, doc in enumerate(events):
+            where = f"f:{i}"
+            full = (
+                batcher.take_event_json(doc, where)
+                if whole
+                else batcher.take(record_from_event_json(doc, where))
+            )
+            if full:
+                batches += list(batcher.flush())
+        return [b.frame for b in [*batches, *batcher.flush()]]
+
+    whole, records = frames(True), frames(False)
+    assert len(whole) == len(records) > 1
+    for got, expected in zip(whole, records, strict=True):
+        assert got.columns == expected.columns
+        assert got.equals(expected)

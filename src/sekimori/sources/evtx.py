@@ -2,7 +2,7 @@
 
 The file format is Microsoft's MS-EVEN6 (BinXml in 64 KiB chunks). The
 ``evtx`` package (omerbenamram/evtx) renders each record to the same JSON
-shape ``evtx_dump`` prints, which ``windows.record_from_event_json`` turns
+shape ``evtx_dump`` prints, which ``windows.WindowsBatcher.take_event_json`` turns
 into the shared Windows columns. A corrupt chunk is counted with the record
 ids it held and the rest of the file is still read.
 """
@@ -24,12 +24,7 @@ from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import is_plain, open_members
 from sekimori.sources.jsonrecords import loads
-from sekimori.sources.windows import (
-    NotWindowsEvent,
-    Record,
-    WindowsBatcher,
-    record_from_event_json,
-)
+from sekimori.sources.windows import NotWindowsEvent, WindowsBatcher
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +49,13 @@ class EvtxSource(Source):
         """Records in ``ctx.batch_size`` batches; corrupt chunks are counted and skipped."""
         for where, parser in _parsers(path, report):
             batcher = WindowsBatcher(ctx, str(path), report)
-            for record in _records(parser, where, report):
-                if batcher.take(record):
+            for doc, place in _events(parser, where, report):
+                try:
+                    full = batcher.take_event_json(doc, place)
+                except NotWindowsEvent as exc:
+                    report.skip(place, f"unreadable record: {_one_line(exc)}")
+                    continue
+                if full:
                     yield from batcher.flush()
             yield from batcher.flush()
         if is_plain(path):
@@ -99,8 +99,8 @@ def _check_size(path: Path, report: ReadReport) -> None:
         )
 
 
-def _records(parser: Any, where: str, report: ReadReport) -> Iterator[Record]:
-    """Each record as a flat Windows record; errors of the parser become skips."""
+def _events(parser: Any, where: str, report: ReadReport) -> Iterator[tuple[Any, str]]:
+    """Each record as an evtx JSON document and its place; errors of the parser become skips."""
     iterator = parser.records_json()
     while True:
         try:
@@ -116,9 +116,10 @@ def _records(parser: Any, where: str, report: ReadReport) -> Iterator[Record]:
         place = f"{where}:record {raw.get('event_record_id')}"
         try:
             doc = loads(raw["data"])
-            yield record_from_event_json(doc, place)
-        except (json.JSONDecodeError, KeyError, NotWindowsEvent) as exc:
+        except (json.JSONDecodeError, KeyError) as exc:
             report.skip(place, f"unreadable record: {_one_line(exc)}")
+            continue
+        yield doc, place
 
 
 def _one_line(exc: BaseException) -> str:

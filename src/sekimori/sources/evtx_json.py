@@ -17,7 +17,7 @@ from sekimori.model import EventBatch
 from sekimori.sources.base import ReadContext, ReadReport, Source
 from sekimori.sources.container import open_members
 from sekimori.sources.jsonrecords import iter_stream_objects
-from sekimori.sources.windows import NotWindowsEvent, WindowsBatcher, record_from_event_json
+from sekimori.sources.windows import NotWindowsEvent, WindowsBatcher
 
 _SHAPE = re.compile(rb'^\s*(?:Record \d+\s*)?[\[{]\s*(?:\{\s*)?"Event"\s*:\s*\{')
 
@@ -39,10 +39,10 @@ class EvtxJsonSource(Source):
             for line, doc in iter_stream_objects(member.stream, member.where, report, 4 << 20):
                 where = f"{member.where}:{line}"
                 try:
-                    record = record_from_event_json(doc, where)
+                    full = batcher.take_event_json(doc, where)
                 except NotWindowsEvent as exc:
                     report.skip(where, str(exc))
                     continue
-                if batcher.take(record):
+                if full:
                     yield from batcher.flush()
             yield from batcher.flush()

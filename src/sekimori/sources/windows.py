@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from itertools import chain, repeat
 from typing import Any
 
 import polars as pl
@@ -112,6 +113,9 @@ _NXLOG_EVENT_TYPES = frozenset(
 )
 
 Record = dict[str, str | None]
+# The values of a record in the order of its column names: text, or JSON values
+# that become the text ``text`` gives them when the frame is made.
+Row = tuple[Any, ...]
 
 
 class NotWindowsEvent(ValueError):
@@ -222,21 +226,35 @@ def _user_data(user_data: Any, record: Record, prefix: str = USER_DATA) -> None:
             record[f"{prefix}{key}"] = text(value)
 
 
-def _attr_text(node: Any, name: str) -> str | None:
-    """``text(_attr(node, name))``, with the evtx ``#attributes`` spelling first."""
-    if type(node) is dict:
-        attrs = node.get("#attributes")
-        if type(attrs) is dict and name in attrs:
-            value = attrs[name]
-            return value if type(value) is str else text(value)
-    return text(_attr(node, name))
+# The columns of the System part of an evtx JSON event, in the order of its records.
+_SYSTEM_COLUMNS = (
+    WHERE,
+    TIMESTAMP,
+    CODE,
+    CHANNEL,
+    PROVIDER,
+    RECORD_ID,
+    COMPUTER,
+    "winlog.process.pid",
+    "winlog.process.thread.id",
+    "winlog.user.identifier",
+    "winlog.level",
+    "winlog.task",
+    "winlog.keywords",
+)
+_CHANNEL_AT = _SYSTEM_COLUMNS.index(CHANNEL)
 
 
-def record_from_event_json(doc: Mapping[str, Any], where: str) -> Record:
-    """A flat record from the evtx/evtx_dump JSON shape ``{"Event": {"System": …}}``."""
+def _event_json_system(doc: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], Row]:
+    """The ``Event`` object of an evtx JSON document and its ``_SYSTEM_COLUMNS`` values.
+
+    The values are left as JSON gives them (numbers, ``#text`` objects): a
+    column's text is made at once (``_text_column``). Only the time and the
+    channel, needed before, are text here.
+    """
     event = doc.get("Event", doc)
-    system = event.get("System") if isinstance(event, Mapping) else None
-    if not isinstance(system, Mapping):
+    system = event.get("System") if isinstance(event, dict | Mapping) else None
+    if not isinstance(system, dict | Mapping):
         raise NotWindowsEvent("no Event.System object")
     get = system.get
     created = get("TimeCreated")
@@ -251,34 +269,45 @@ def record_from_event_json(doc: Mapping[str, Any], where: str) -> Record:
         stamp = text(
             _attr(created, "SystemTime") or (created if isinstance(created, str) else None)
         )
-    event_id = get("EventID")
     channel = get("Channel")
-    record_id = get("EventRecordID")
-    computer = get("Computer")
     execution = get("Execution")
-    level = get("Level")
-    task = get("Task")
-    keywords = get("Keywords")
-    record: Record = {
-        WHERE: where,
-        TIMESTAMP: stamp,
-        CODE: str(event_id) if type(event_id) is int else text(event_id),
-        CHANNEL: channel if type(channel) is str else text(channel),
-        PROVIDER: _attr_text(get("Provider"), "Name"),
-        RECORD_ID: str(record_id) if type(record_id) is int else text(record_id),
-        COMPUTER: computer if type(computer) is str else text(computer),
-        "winlog.process.pid": _attr_text(execution, "ProcessID"),
-        "winlog.process.thread.id": _attr_text(execution, "ThreadID"),
-        "winlog.user.identifier": _attr_text(get("Security"), "UserID"),
-        "winlog.level": str(level) if type(level) is int else text(level),
-        "winlog.task": str(task) if type(task) is int else text(task),
-        "winlog.keywords": keywords if type(keywords) is str else text(keywords),
-    }
+    return event, (
+        where,
+        stamp,
+        get("EventID"),
+        channel if type(channel) is str else text(channel),
+        _attr(get("Provider"), "Name"),
+        get("EventRecordID"),
+        get("Computer"),
+        _attr(execution, "ProcessID"),
+        _attr(execution, "ThreadID"),
+        _attr(get("Security"), "UserID"),
+        get("Level"),
+        get("Task"),
+        get("Keywords"),
+    )
+
+
+def record_from_event_json(doc: Mapping[str, Any], where: str) -> Record:
+    """A flat record from the evtx/evtx_dump JSON shape ``{"Event": {"System": …}}``."""
+    event, system = _event_json_system(doc, where)
+    record: Record = dict(zip(_SYSTEM_COLUMNS, map(text, system), strict=True))
     _event_data(event.get("EventData"), record)
     user_data = event.get("UserData")
     if user_data is not None:
         _user_data(user_data, record)
     return record
+
+
+def _plain_columns(fields: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The columns of an event with these EventData fields, if they are all plain ones.
+
+    Plain: neither ``Data`` items nor XML attributes, which ``_event_data`` reads
+    its own way; a plain field's value is ``text`` of it, under its name.
+    """
+    if "Data" in fields or any(f[:1] in ("#", "@") for f in fields):
+        return None
+    return _SYSTEM_COLUMNS + tuple(EVENT_DATA + f for f in fields)
 
 
 def _flatten(doc: Mapping[str, Any], prefix: str, out: Record) -> None:
@@ -379,15 +408,23 @@ def record_from_flat(doc: Mapping[str, Any], where: str) -> Record:
 # Records are turned into columns this many at a time, so that only a few
 # thousand per-event Python objects are alive at once, whatever the batch size.
 CHUNK_RECORDS = 4_096
+# The EventData layouts a batcher remembers (a hostile file can make each event different).
+MAX_LAYOUTS = 4_096
 
 
 class _Channel:
-    """The records and column chunks of one channel, waiting for the batch."""
+    """The rows and column chunks of one channel, waiting for the batch.
 
-    __slots__ = ("parts", "records")
+    Rows are kept by their column names: the events of one kind have the
+    same fields, and their rows become dense columns at once (``_frame``).
+    """
+
+    __slots__ = ("count", "groups", "parts")
 
     def __init__(self) -> None:
-        self.records: list[Record] = []
+        self.count = 0
+        # column names → (row numbers, rows)
+        self.groups: dict[tuple[str, ...], tuple[list[int], list[Row]]] = {}
         self.parts: list[pl.DataFrame] = []
 
 
@@ -413,19 +450,54 @@ class WindowsBatcher:
         self._count = 0
         self._size = max(1, ctx.batch_size)
         self._chunk = min(CHUNK_RECORDS, self._size)
+        # EventData field names → the columns of the event (None: not plain fields)
+        self._layouts: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 
     def take(self, record: Record) -> bool:
         """Take one record; True when ``ctx.batch_size`` records are in and ``flush`` is due."""
-        key = record.get(CHANNEL)
+        return self._take(record.get(CHANNEL), tuple(record), tuple(record.values()))
+
+    def take_event_json(self, doc: Mapping[str, Any], where: str) -> bool:
+        """``take(record_from_event_json(doc, where))``, without making the record.
+
+        An event with plain EventData fields (most are) goes in as a row of
+        their values; ``NotWindowsEvent`` when ``doc`` is not an event.
+        """
+        event, system = _event_json_system(doc, where)
+        data = event.get("EventData")
+        if event.get("UserData") is None:
+            if type(data) is dict:
+                fields = tuple(data)
+                try:
+                    names = self._layouts[fields]
+                except KeyError:
+                    if len(self._layouts) >= MAX_LAYOUTS:
+                        self._layouts.clear()
+                    names = self._layouts[fields] = _plain_columns(fields)
+                if names is not None:
+                    return self._take(system[_CHANNEL_AT], names, system + tuple(data.values()))
+            elif data is None:
+                return self._take(system[_CHANNEL_AT], _SYSTEM_COLUMNS, system)
+        record: dict[str, Any] = dict(zip(_SYSTEM_COLUMNS, system, strict=True))
+        _event_data(data, record)
+        _user_data(event.get("UserData"), record)
+        return self._take(system[_CHANNEL_AT], tuple(record), tuple(record.values()))
+
+    def _take(self, key: str | None, names: tuple[str, ...], row: Row) -> bool:
         channel = self._channels.get(key)
         if channel is None:
             channel = self._channels[key] = _Channel()
-        records = channel.records
-        records.append(record)
+        group = channel.groups.get(names)
+        if group is None:
+            group = channel.groups[names] = ([], [])
+        group[0].append(channel.count)
+        group[1].append(row)
+        channel.count += 1
         self._count += 1
-        if len(records) >= self._chunk:
-            channel.parts.append(_frame(records))
-            channel.records = []
+        if channel.count >= self._chunk:
+            channel.parts.append(_frame(channel.groups))
+            channel.groups = {}
+            channel.count = 0
         return self._count >= self._size
 
     def add(self, record: Record) -> Iterator[EventBatch]:
@@ -439,8 +511,8 @@ class WindowsBatcher:
         for key in list(channels):
             channel = channels.pop(key)
             parts = channel.parts
-            if channel.records:
-                parts.append(_frame(channel.records))
+            if channel.groups:
+                parts.append(_frame(channel.groups))
             del channel
             frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal")
             del parts
@@ -475,26 +547,80 @@ def _frame_batch(
     return finish(frame, dataset=DATASET, ctx=ctx, path=path)
 
 
-# Below this many records polars builds the frame from the records faster itself.
+def _frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) -> pl.DataFrame:
+    """Rows as a text frame: rows in order, columns in first-seen order, ``WHERE`` first.
+
+    The rows of one kind (the same column names) are turned into columns at
+    once and laid one kind after the other, without a Python loop per value;
+    polars then puts the rows back in their order. Kinds are in the order
+    they first came, so their columns are in first-seen order.
+    """
+    if sum(len(numbers) for numbers, _ in groups.values()) < _SMALL_FRAME:
+        return _small_frame(groups)
+    columns: dict[str, list[Any]] = {WHERE: [], TIMESTAMP: []}
+    kinds: dict[str, set[type]] = {WHERE: set(), TIMESTAMP: set()}
+    laid = 0
+    for names, (_, rows) in groups.items():
+        for name, values in zip(names, zip(*rows, strict=True), strict=False):
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * laid
+                kinds[name] = set()
+            elif len(column) < laid:
+                column.extend(repeat(None, laid - len(column)))
+            column.extend(values)
+            kinds[name].update(map(type, values))
+        laid += len(rows)
+    series = []
+    for name, column in columns.items():
+        column.extend(repeat(None, laid - len(column)))
+        series.append(_text_column(name, column, kinds[name]))
+    frame = pl.DataFrame(series)
+    if len(groups) > 1:
+        numbers = list(chain.from_iterable(numbers for numbers, _ in groups.values()))
+        frame = frame.sort(pl.Series(numbers, dtype=pl.UInt32))
+    return frame
+
+
+# Below this many rows polars builds the frame from records faster itself.
 _SMALL_FRAME = 128
 
 
-def _frame(records: list[Record]) -> pl.DataFrame:
-    """Records as a text frame, columns in first-seen order (built column by column)."""
-    n = len(records)
-    if n < _SMALL_FRAME:
-        order: dict[str, None] = {WHERE: None, TIMESTAMP: None}
-        for record in records:
-            order.update(dict.fromkeys(record))
-        return pl.from_dicts(records, schema=dict.fromkeys(order, pl.String))
-    columns: dict[str, list[str | None]] = {WHERE: [None] * n, TIMESTAMP: [None] * n}
-    for i, record in enumerate(records):
-        for key, value in record.items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = [None] * n
-            column[i] = value
-    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+def _small_frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) -> pl.DataFrame:
+    """``_frame`` of a few rows, through records."""
+    order: dict[str, None] = {WHERE: None, TIMESTAMP: None}
+    records: dict[int, Record] = {}
+    for names, (numbers, rows) in groups.items():
+        order.update(dict.fromkeys(names))
+        for number, row in zip(numbers, rows, strict=True):
+            if not _TEXT.issuperset(map(type, row)):
+                row = tuple(map(text, row))
+            records[number] = dict(zip(names, row, strict=True))
+    rows_in_order = [records[number] for number in range(len(records))]
+    return pl.from_dicts(rows_in_order, schema=dict.fromkeys(order, pl.String))
+
+
+_TEXT = frozenset({str, type(None)})
+_WHOLE = frozenset({int, type(None)})
+
+
+def _text_column(name: str, values: list[Any], kinds: set[type]) -> pl.Series:
+    """Values of the types ``kinds`` as a text column, each as ``text`` shows it.
+
+    Polars looks for the first non-null value in Python: a column that
+    starts with thousands of nulls is given a leading value to find, cut off
+    again. Whole numbers are written by polars (the same digits).
+    """
+    if kinds <= _TEXT:
+        return pl.Series(name, ["", *values], dtype=pl.String, strict=True).slice(1)
+    if kinds <= _WHOLE:
+        try:
+            numbers = pl.Series(name, [0, *values], strict=True).slice(1)
+        except (TypeError, OverflowError):  # beyond 128 bits, or needing more than one type
+            pass
+        else:
+            return numbers.cast(pl.String)
+    return pl.Series(name, [text(v) for v in values], dtype=pl.String, strict=True)
 
 
 # ECS column → the text columns it is taken from, first non-blank wins.
