@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -48,3 +49,25 @@ def test_hunt_leaves_the_other_commands_modules_unloaded() -> None:
     assert "sekimori.cli.hunt" in loaded
     for other in ("sekimori.cli.mailfilter", "sekimori.mail.smtpfilter", "sekimori.cli.intel"):
         assert other not in loaded
+
+
+def test_main_exits_with_the_commands_code_and_output(tmp_path: Path) -> None:
+    # main() collects and freezes the heap on the way out; the exit code and the
+    # lines written stay the command's own.
+    script = "import sys; sys.argv[0] = 'sekimori'; from sekimori.cli import main; main()"
+    data = Path(__file__).resolve().parent.parent / "data" / "cli"
+    runs = {
+        0: ["hunt", str(data / "logs"), "--rules", str(data / "rules"), "--no-default-rules"],
+        1: ["hunt", str(tmp_path / "nowhere"), "--no-default-rules"],
+    }
+    for code, args in runs.items():
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args, "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stderr
+        assert len(done.stdout.splitlines()) == 1 - code
+        assert "event(s) read" in done.stderr.splitlines()[-1]

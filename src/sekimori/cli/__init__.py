@@ -8,6 +8,7 @@ SMTP server, the blocklist exporters or the quarantine.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -108,4 +109,12 @@ def _root() -> None:
 
 def main() -> None:
     """Run the CLI (console script entry point)."""
-    app()
+    try:
+        app()
+    finally:
+        # The process ends here. The garbage the interpreter would collect first
+        # at exit is collected now, and what is left is frozen: its later passes
+        # over every module, rule and table as it tears them down cost 0.15 s of
+        # CPU after a hunt, for memory the system takes back anyway.
+        gc.collect()
+        gc.freeze()
