@@ -183,8 +183,9 @@ def hunt(
 def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
     from sekimori.pipeline import run_hunt, total_size
 
-    total = total_size(paths)
-    if total < PROGRESS_MIN_BYTES or not err.is_terminal:
+    # The inputs are walked for their size only when a bar can be shown.
+    total = total_size(paths) if err.is_terminal else 0
+    if total < PROGRESS_MIN_BYTES:
         return run_hunt(paths, options)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
