@@ -18,6 +18,7 @@ cost going out and half coming back.
 from __future__ import annotations
 
 import marshal
+import operator
 import os
 import pickle
 import sqlite3
@@ -70,8 +71,9 @@ _STAGES = {s.value: s for s in Stage}
 # microseconds from the epoch: datetime arithmetic, exact.
 _ZONES = (ZoneInfo("UTC"), UTC)
 _EPOCHS = tuple(datetime(1970, 1, 1, tzinfo=zone) for zone in _ZONES)
-# What ``Finding.__setstate__`` does, a slot at a time, without looking each
-# name up again: a finding is read back at least twice (correlation, output).
+# What ``Finding.__getstate__`` and ``__setstate__`` do, without looking each
+# name up again: every finding goes in once and is read back at least twice.
+_STATE = operator.attrgetter(*FINDING_FIELDS)
 _SETTERS = tuple(getattr(Finding, name).__set__ for name in FINDING_FIELDS)
 _MARSHAL = b"m"
 _PICKLE = b"p"
@@ -81,7 +83,7 @@ def _fields(finding: Finding) -> tuple[Any, ...] | None:
     """The slots of ``finding`` in plain types, or None when one is not of a kept type."""
     if type(finding) is not Finding:
         return None
-    values = finding.__getstate__()
+    values = list(_STATE(finding))
     ts = values[_TIME]
     zone = ts.tzinfo
     if zone is _ZONES[0]:
@@ -100,9 +102,12 @@ def _fields(finding: Finding) -> tuple[Any, ...] | None:
     values[_SEVERITY] = severity.value
     values[_STAGE] = None if stage is None else stage.value
     observables = values[_OBSERVABLES]
-    if type(observables) is not tuple or any(type(o) is not Observable for o in observables):
+    if observables:
+        if type(observables) is not tuple or any(type(o) is not Observable for o in observables):
+            return None
+        values[_OBSERVABLES] = tuple([(o.type, o.value) for o in observables])
+    elif type(observables) is not tuple:
         return None
-    values[_OBSERVABLES] = tuple((o.type, o.value) for o in observables)
     return tuple(values)
 
 
