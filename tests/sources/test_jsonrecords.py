@@ -68,6 +68,33 @@ def test_json_lines_read_as_the_standard_library_reads_them(
     assert fast_report.problems == slow_report.problems
 
 
+@pytest.mark.parametrize("line", _EDGE_LINES)
+def test_streamed_json_lines_read_as_the_standard_library_reads_them(line: str) -> None:
+    import json
+
+    raw = f'{{"a": 1}}\n{line}\n{{"b": 2}}\n'.encode()
+    report = ReadReport(path="f", source="t")
+    streamed = list(iter_stream_objects(io.BytesIO(raw), "f", report))
+    whole, whole_report = _objects(raw.decode())
+    assert json.dumps(streamed) == json.dumps(whole)
+    assert report.problems == whole_report.problems
+
+
+def test_may_widen_looks_at_numbers_beyond_64_bits_only() -> None:
+    may_widen = jsonrecords._may_widen
+    assert may_widen(b'{"n": 18446744073709551616}')
+    assert may_widen(b'{"n":-9223372036854775809}')
+    assert may_widen(b"[1,\t123456789012345678901234567890]")
+    assert may_widen(b"123456789012345678901234567890")
+    assert not may_widen(b'{"n": 18446744073709551615, "m": -9223372036854775808}')
+    assert not may_widen(b'{"n": 1234567890123456789, "f": 1.5e300}')
+    assert not may_widen(b'{"h": "SHA1=393F24222079BFB0022598D70123456789012345678901234"}')
+    assert not may_widen(b'{"h": "x-123456789012345678901234"}')
+    assert jsonrecords.loads('{"n": 123456789012345678901234567890}') == {
+        "n": 123456789012345678901234567890
+    }
+
+
 def test_decode_text_boms() -> None:
     assert decode_text(b"\xef\xbb\xbf{}") == "{}"
     assert decode_text("{}".encode("utf-16")) == "{}"
