@@ -29,6 +29,21 @@ def test_lines_array_and_concatenated() -> None:
     assert found == [(2, {"a": 1}), (6, {"a": 2})]
 
 
+def test_json_lines_between_other_records_keep_their_line_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (
+        '{"a": 1}\n\n  {"a": 2},\r\n{"a": 3}\n{"a": \n{"a": 5} {"a": 6}\n'
+        'Record 7\n{\n "a": 8\n}\n{"a": 9}, \n[{"a": 10},\n{"a": 11}]\n"x"\n{"a": 13}'
+    )
+    fast, fast_report = _objects(text)
+    monkeypatch.setattr(jsonrecords._Scan, "_json_lines", lambda _: iter(()))
+    slow, slow_report = _objects(text)
+    assert fast == slow
+    assert [n for n, _ in fast] == [1, 3, 4, 6, 6, 8, 11, 12, 13, 15]
+    assert fast_report.problems == slow_report.problems and fast_report.skipped == 2
+
+
 def test_bad_record_is_skipped_and_reading_resumes() -> None:
     found, report = _objects('{"a": 1}\n{"a": \n{"a": 3}\n"text"\n')
     assert [d for _, d in found] == [{"a": 1}, {"a": 3}]
@@ -63,6 +78,7 @@ def test_json_lines_read_as_the_standard_library_reads_them(
     assert jsonrecords._line_object('{"a": 1}\n', 0, 9, True) == ({"a": 1}, 8)
     fast, fast_report = _objects(line + "\n")
     monkeypatch.setattr(jsonrecords, "_line_object", lambda *_: (None, -1))
+    monkeypatch.setattr(jsonrecords._Scan, "_json_lines", lambda _: iter(()))
     slow, slow_report = _objects(line + "\n")
     assert json.dumps(fast) == json.dumps(slow)
     assert fast_report.problems == slow_report.problems

@@ -135,6 +135,7 @@ class _Scan:
         decoder = json.JSONDecoder()
         end = len(text)
         while True:
+            yield from self._json_lines()
             gap = _GAP.match(text, self.pos)
             if gap is not None:
                 self._advance(gap.end())
@@ -165,6 +166,40 @@ class _Scan:
                     f"{self.where}:{self.line}", f"not a JSON object but {type(value).__name__}"
                 )
             self._advance(stop)
+
+    def _json_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The records from ``pos`` on while each is one line of its own (JSON lines).
+
+        What ``objects`` does for such a line, without its regular
+        expressions: the line starts with "{" (no gap before it), and
+        orjson reads it whole to an object (after the gap characters that
+        may end it). Stops before the first other line, at ``pos``.
+        """
+        text, pos, line, end = self.text, self.pos, self.line, len(self.text)
+        loads, find = orjson.loads, text.find
+        try:
+            while text.startswith("{", pos):
+                stop = find("\n", pos)
+                if stop < 0:
+                    if not self.final:
+                        return
+                    stop = end
+                record = text[pos:stop]
+                if not record.endswith("}"):
+                    record = record.rstrip(" \t\r,")
+                    if not record.endswith("}"):
+                        return
+                try:
+                    value = loads(record)
+                except orjson.JSONDecodeError:
+                    return
+                if self.wide and _has_wide_integer(value):
+                    return
+                yield line, value
+                # the rest of the line is gap: the next record starts on the next line
+                pos, line = stop + 1, line + 1
+        finally:
+            self.pos, self.line = min(pos, end), line
 
 
 def _line_object(text: str, pos: int, end: int, final: bool, wide: bool = True) -> tuple[Any, int]:
