@@ -10,6 +10,7 @@ import pytest
 
 from sekimori import pipeline
 from sekimori.detect.base import Detector
+from sekimori.detect.sigma import launch
 from sekimori.model import EventBatch, Finding, Severity
 from sekimori.pipeline import HuntOptions, run_hunt
 
@@ -165,17 +166,24 @@ def test_the_worker_is_chosen_for_large_inputs_and_rule_sets(
     rules.mkdir()
     for n in range(3):
         (rules / f"r{n}.yml").write_text("title: r\n")
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1_000)
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_RULES", 3)
-    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
-    assert pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))
+    monkeypatch.setattr(launch, "PARALLEL_MIN_BYTES", 1_000)
+    monkeypatch.setattr(launch, "PARALLEL_MIN_RULES", 3)
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert launch.wants_worker([big], [rules], None)
     # the bundled pack alone, too little input, one CPU, or the user's word
-    assert not pipeline._parallel([big], HuntOptions())
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 10_000)
-    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))
-    assert pipeline._parallel([big], HuntOptions(rule_dirs=[rules], parallel=True))
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1_000)
+    assert not launch.wants_worker([big], [], None)
+    monkeypatch.setattr(launch, "PARALLEL_MIN_BYTES", 10_000)
+    assert not launch.wants_worker([big], [rules], None)
+    assert launch.wants_worker([big], [rules], True)
+    # a folder counts its files, hidden ones left out as the hunt leaves them
+    (tmp_path / "logs").mkdir()
+    for n in range(6):
+        (tmp_path / "logs" / f"{'.' if n == 5 else ''}part{n}.jsonl").write_bytes(b"x" * 2_000)
+    assert launch.wants_worker([tmp_path / "logs"], [rules], None)
+    assert not launch.wants_worker([tmp_path / "logs" / "part0.jsonl", big], [rules], None)
+    monkeypatch.setattr(launch, "PARALLEL_MIN_BYTES", 1_000)
     # a rules folder that does not exist: the engine, built in the hunt's process, says so
-    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[tmp_path / "absent"]))
-    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
-    assert not pipeline._parallel([big], HuntOptions(rule_dirs=[rules]))
+    assert not launch.wants_worker([big], [tmp_path / "absent"], None)
+    assert launch.start_worker([big], [tmp_path / "absent"], True, None, 100) is None
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert not launch.wants_worker([big], [rules], None)

@@ -7,10 +7,8 @@ batches they receive.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from sekimori.batchjoin import BatchJoiner
@@ -21,10 +19,9 @@ from sekimori.detect.ioc import match_observables
 from sekimori.detect.mail import MailDetector
 from sekimori.detect.network import detectors_for_index, load_index
 from sekimori.detect.runner import DetectorRun, Run, run_all
-from sekimori.detect.sigma.detector import SigmaDetector
-from sekimori.detect.sigma.loader import rule_files
-from sekimori.detect.worker import Recipe, WorkerRun
-from sekimori.errors import RuleError, SourceError
+from sekimori.detect.sigma.launch import sigma_recipe, start_worker
+from sekimori.detect.worker import WorkerRun
+from sekimori.errors import SourceError
 from sekimori.findinglog import FindingLog
 from sekimori.gcpause import fewer_collections
 from sekimori.hosts import HostDirectory
@@ -38,8 +35,6 @@ Progress = Callable[[int], None]
 # with fewer events or rules (the bundled pack alone), detection is cheap next
 # to reading, and the worker's start-up and the batches' trip cost more than
 # it saves.
-PARALLEL_MIN_BYTES = 16_000_000
-PARALLEL_MIN_RULES = 100
 # Findings whose observables were decoded rather than seen on the wire.
 OBSERVABLE_DATASETS = frozenset({"windows", "email"})
 INTEL = "sekimori-intel"
@@ -55,8 +50,8 @@ class HuntOptions:
     config_file: Path | None = None
     tenant: str = DEFAULT_TENANT
     batch_size: int = DEFAULT_BATCH_SIZE
-    # The Sigma engine in a worker process (``detect/worker.py``); None: with
-    # two CPUs, PARALLEL_MIN_BYTES of input and PARALLEL_MIN_RULES rule files.
+    # The Sigma engine in a worker process (``detect/worker.py``); None: when it
+    # pays off (``detect.sigma.launch.wants_worker``).
     parallel: bool | None = None
 
 
@@ -94,16 +89,9 @@ class HuntSetup:
 DetectorFactory = Callable[[HuntOptions, HuntSetup], tuple[list[Detector], list[str]]]
 
 
-def sigma_recipe(options: HuntOptions) -> Recipe | None:
-    """How to build the Sigma engine of ``options`` (None: no rules at all), picklable."""
-    if not options.rule_dirs and not options.use_default_rules:
-        return None
-    return partial(SigmaDetector, options.rule_dirs, use_default_rules=options.use_default_rules)
-
-
 def sigma_detectors(options: HuntOptions, setup: HuntSetup) -> tuple[list[Detector], list[str]]:
     """The Sigma engine with the bundled pack and every ``--rules`` folder."""
-    recipe = sigma_recipe(options)
+    recipe = sigma_recipe(options.rule_dirs, options.use_default_rules)
     if recipe is None:
         return [], []
     detector = recipe()
@@ -140,16 +128,34 @@ def files_of(paths: list[Path]) -> Iterator[tuple[Path, bool] | ReadReport]:
 
 
 def run_hunt(
-    paths: list[Path], options: HuntOptions, progress: Progress | None = None
+    paths: list[Path],
+    options: HuntOptions,
+    progress: Progress | None = None,
+    worker: WorkerRun | None = None,
 ) -> HuntResult:
     """Read every file under ``paths``, run every detector, correlate the findings.
 
     A file that cannot be read is reported (``HuntResult.reports``) and the
     other files are still processed. ``progress`` is called with the size in
-    bytes of each file once it is done.
+    bytes of each file once it is done. ``worker`` is the hunt's Sigma worker
+    when the caller started it already (``detect.sigma.launch.start_worker``);
+    the hunt takes it over. Otherwise the hunt starts one if it pays off.
     """
-    setup = HuntSetup.of(options)
-    runs, notes = start_runs(options, setup, _parallel(paths, options))
+    if worker is None:
+        worker = start_worker(
+            paths,
+            options.rule_dirs,
+            options.use_default_rules,
+            options.parallel,
+            options.batch_size,
+        )
+    try:
+        setup = HuntSetup.of(options)
+        runs, notes = start_runs(options, setup, worker)
+    except BaseException:
+        if worker is not None:
+            worker.close()
+        raise
     result = HuntResult(notes=notes, detector_runs=runs)
     with fewer_collections():
         try:
@@ -195,38 +201,23 @@ def _conclude(result: HuntResult, setup: HuntSetup, directory: HostDirectory) ->
 
 
 def start_runs(
-    options: HuntOptions, setup: HuntSetup, parallel: bool
+    options: HuntOptions, setup: HuntSetup, worker: WorkerRun | None = None
 ) -> tuple[list[Run], list[str]]:
     """The runs of a hunt's detectors, and notes about rules or feeds that could not be used.
 
-    With ``parallel``, the Sigma engine runs in a worker process
-    (``detect/worker.py``); its notes come with the run (``Run.notes``).
+    With ``worker``, the Sigma engine is the one running in that worker
+    process (``detect/worker.py``); its notes come with the run (``Run.notes``).
     """
     runs: list[Run] = []
     notes: list[str] = []
     for factory in DETECTOR_FACTORIES:
-        recipe = sigma_recipe(options) if factory is sigma_detectors else None
-        if parallel and recipe is not None:
-            # Two batches waiting: one evaluated, the next ready.
-            worker = WorkerRun.start(recipe, SigmaDetector, 2 * options.batch_size)
+        if worker is not None and factory is sigma_detectors:
             runs.append(worker)
             continue
         made, said = factory(options, setup)
         runs.extend(DetectorRun.start(d) for d in made)
         notes.extend(said)
     return runs, notes
-
-
-def _parallel(paths: list[Path], options: HuntOptions) -> bool:
-    if options.parallel is not None:
-        return options.parallel
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if (cpus or 1) < 2 or total_size(paths) < PARALLEL_MIN_BYTES:
-        return False
-    try:
-        return len(rule_files(options.rule_dirs)) >= PARALLEL_MIN_RULES
-    except RuleError:  # the engine, built here, says so
-        return False
 
 
 def _detect(

@@ -126,7 +126,9 @@ def test_the_worker_finds_what_the_process_finds_in_the_same_order() -> None:
     batches = [*_batches(7, 50), EventBatch("zeek.conn", _batches(1, 5)[0].frame)]
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
     # Rows in flight bounded at 120: the hunt waits for the worker now and then.
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 120)
+    worker = WorkerRun.start(
+        partial(CountingDetector, "WS-01"), CountingDetector.name, CountingDetector.datasets, 120
+    )
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert there[-1].event_id == "350:" + ",".join(f"part-{n}.json" for n in range(7))
@@ -141,7 +143,7 @@ def test_a_detector_error_in_the_worker_is_reported_as_in_the_process() -> None:
     recipe = partial(CountingDetector, "WS-01", fail_on="part-1.json")
     here_run = DetectorRun.start(recipe())
     here = _run(here_run, batches)
-    worker = WorkerRun.start(recipe, CountingDetector, 1000)
+    worker = WorkerRun.start(recipe, CountingDetector.name, CountingDetector.datasets, 1000)
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert worker.errors == here_run.errors
@@ -153,7 +155,9 @@ def test_the_hunt_builds_the_findings_of_what_the_worker_matched() -> None:
     batches = _batches(4, 20)
     here_run = DetectorRun.start(SplitDetector("WS-02"))
     here = _run(here_run, batches)
-    worker = WorkerRun.start(partial(SplitDetector, "WS-02"), SplitDetector, 1000)
+    worker = WorkerRun.start(
+        partial(SplitDetector, "WS-02"), SplitDetector.name, SplitDetector.datasets, 1000
+    )
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
     assert there[-1].event_id == "80:" + ",".join(f"part-{n}.json" for n in range(4))
@@ -163,7 +167,7 @@ def test_the_hunt_builds_the_findings_of_what_the_worker_matched() -> None:
 
 
 def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:
-    worker = WorkerRun.start(_unbuildable, CountingDetector, 1000)
+    worker = WorkerRun.start(_unbuildable, CountingDetector.name, CountingDetector.datasets, 1000)
     with pytest.raises(RuleError) as caught:
         _run(worker, _batches(1, 3))
     assert str(caught.value) == "/nowhere/rules: no such rule file or folder"
@@ -171,7 +175,9 @@ def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 10)
+    worker = WorkerRun.start(
+        partial(CountingDetector, "WS-01"), CountingDetector.name, CountingDetector.datasets, 10
+    )
     batches = _batches(4, 10)
     found = run_all([worker], batches[0])
     worker.process.kill()
@@ -186,7 +192,9 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
 def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None:
     batches = _batches(3, 10)
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
-    worker = WorkerRun.start(partial(CountingDetector, "WS-01"), CountingDetector, 10)
+    worker = WorkerRun.start(
+        partial(CountingDetector, "WS-01"), CountingDetector.name, CountingDetector.datasets, 10
+    )
     worker.process.kill()
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
@@ -200,7 +208,8 @@ def test_a_script_without_a_main_guard_gets_its_worker(tmp_path: Path) -> None:
         "from functools import partial\n"
         "from sekimori.detect.worker import WorkerRun\n"
         "from tests.detect.test_worker import CountingDetector, _batches, _run\n"
-        "worker = WorkerRun.start(partial(CountingDetector, 'WS-01'), CountingDetector, 100)\n"
+        "kind = CountingDetector\n"
+        "worker = WorkerRun.start(partial(kind, 'WS-01'), kind.name, kind.datasets, 100)\n"
         "found = _run(worker, _batches(2, 10))\n"
         "print(len(found), worker.local is None, worker.errors)\n",
         encoding="utf-8",

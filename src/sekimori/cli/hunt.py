@@ -14,10 +14,12 @@ import typer
 from rich.console import Console
 
 from sekimori.cli.console import table_console
+from sekimori.detect.sigma.launch import start_worker
 from sekimori.errors import SekimoriError
 from sekimori.model import DEFAULT_BATCH_SIZE, Finding, Incident, Severity, iso
 
 if TYPE_CHECKING:
+    from sekimori.detect.worker import WorkerRun
     from sekimori.pipeline import HuntOptions, HuntResult
 
 # Below this many bytes a run is quick enough that a progress bar only flickers.
@@ -139,6 +141,9 @@ def hunt(
         sekimori hunt Security.evtx zeek/ --intel feodo.csv --config site.toml --json
     """
     floor = _severity(min_severity)
+    # The Sigma worker (when the hunt wants one) starts before this process
+    # imports the pipeline: each takes about as long to be ready.
+    worker = start_worker(paths, rules or [], not no_default_rules, parallel, batch_size)
     # Imported here: the pipeline (polars, pySigma) is not needed by other commands.
     from sekimori.pipeline import HuntOptions
 
@@ -153,10 +158,13 @@ def hunt(
     )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        result = _run(paths, options, err)
+        result = _run(paths, options, err, worker)
     except SekimoriError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True)
         raise typer.Exit(2) from exc
+    finally:
+        if worker is not None:  # the hunt closed it, unless it never got that far
+            worker.close()
 
     try:
         if as_json:
@@ -180,13 +188,15 @@ def hunt(
         raise typer.Exit(1)
 
 
-def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
+def _run(
+    paths: list[Path], options: HuntOptions, err: Console, worker: WorkerRun | None
+) -> HuntResult:
     from sekimori.pipeline import run_hunt, total_size
 
     # The inputs are walked for their size only when a bar can be shown.
     total = total_size(paths) if err.is_terminal else 0
     if total < PROGRESS_MIN_BYTES:
-        return run_hunt(paths, options)
+        return run_hunt(paths, options, worker=worker)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -198,7 +208,7 @@ def _run(paths: list[Path], options: HuntOptions, err: Console) -> HuntResult:
         transient=True,
     ) as bar:
         task = bar.add_task("hunt", total=total)
-        return run_hunt(paths, options, progress=lambda n: bar.advance(task, n))
+        return run_hunt(paths, options, progress=lambda n: bar.advance(task, n), worker=worker)
 
 
 # ``json.dumps(row, ensure_ascii=False)``, without building an encoder per line,

@@ -6,7 +6,7 @@ turns on one CPU; with the engine in a worker process, the next batch is
 read while the last one is evaluated.
 
 The worker builds the detector itself, from a recipe (a picklable callable,
-such as ``functools.partial(SigmaDetector, rule_dirs)``), and owns it and
+such as ``sigma.launch.sigma_recipe``'s), and owns it and
 its state for the whole run: batches go to it in the order they were read,
 and what it matched comes back in that order, so a hunt finds the same with
 or without it. The worker does the detector's ``matches``; this process
@@ -39,8 +39,6 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
-import polars as pl
-
 from sekimori.detect.base import Detector, wants_dataset
 from sekimori.detect.runner import DetectorRun, note_error
 from sekimori.errors import SekimoriError
@@ -71,8 +69,6 @@ class WorkerRun:
     name: str
     datasets: frozenset[str] | None
     recipe: Recipe
-    # Builds the findings of a batch from what the worker sends (``Detector.builder``).
-    build: Callable[[Any], list[Finding]]
     process: BaseProcess
     requests: Queue[tuple[str, Any]]
     replies: Queue[tuple[str, Any]]
@@ -91,30 +87,36 @@ class WorkerRun:
     done: bool = False
     # The detector in this process, when the worker could not start.
     local: DetectorRun | None = None
+    # Builds the findings of a batch from what the worker sends: ``Detector.builder``
+    # of the detector's class, which the worker names once it is ready.
+    build: Callable[[Any], list[Finding]] = field(default_factory=Detector.builder)
 
     @classmethod
-    def start(cls, recipe: Recipe, kind: type[Detector], max_rows: int) -> WorkerRun:
-        """Start a worker that builds its detector with ``recipe``; ``kind`` is its class.
+    def start(
+        cls, recipe: Recipe, name: str, datasets: frozenset[str] | None, max_rows: int
+    ) -> WorkerRun:
+        """Start a worker that builds its detector with ``recipe``.
 
         ``recipe`` must be picklable (a class or a module's function, or a
-        ``functools.partial`` of one); ``max_rows`` bounds the rows waiting
-        for the worker.
+        ``functools.partial`` of one); ``name`` and ``datasets`` are the
+        detector's (``Detector.name``, ``Detector.datasets``): the hunt may
+        start the worker before it imports the detector. ``max_rows`` bounds
+        the rows waiting for the worker.
         """
         context = multiprocessing.get_context("spawn")
         requests: Queue[tuple[str, Any]] = context.Queue()
         replies: Queue[tuple[str, Any]] = context.Queue()
         process = context.Process(
-            target=_serve, args=(recipe, requests, replies), name=f"sekimori-{kind.name}"
+            target=_serve, args=(recipe, requests, replies), name=f"sekimori-{name}"
         )
         # A worker must not outlive the hunt that started it.
         process.daemon = True
         with _main_script_hidden():
             process.start()
         return cls(
-            name=kind.name,
-            datasets=kind.datasets,
+            name=name,
+            datasets=datasets,
             recipe=recipe,
-            build=kind.builder(),
             process=process,
             requests=requests,
             replies=replies,
@@ -186,8 +188,10 @@ class WorkerRun:
                 return found
             block = False
             if kind == "ready":
+                notes, detector_class = body
                 self.ready = True
-                self.notes.extend(body)
+                self.notes.extend(notes)
+                self.build = detector_class.builder()
             elif kind == "failed":
                 self.close()
                 error, message, where = body
@@ -277,7 +281,7 @@ def _serve(
         replies.put(("failed", (type(exc), exc.message, exc.where)))
         return
     run = DetectorRun.start(detector)
-    replies.put(("ready", detector.notes()))
+    replies.put(("ready", (detector.notes(), type(detector))))
     with fewer_collections():
         _answer(run, requests, replies)
 
@@ -286,6 +290,8 @@ def _answer(
     run: DetectorRun, requests: Queue[tuple[str, Any]], replies: Queue[tuple[str, Any]]
 ) -> None:
     """Batches in, findings out, until the hunt says it is finished."""
+    import polars as pl
+
     while True:
         kind, body = requests.get()
         if kind == "batch":

@@ -43,6 +43,7 @@ from sekimori.detect.sigma.engine import (
     selection_columns,
 )
 from sekimori.detect.sigma.fields import column_name
+from sekimori.detect.sigma.launch import SIGMA_DATASETS, SIGMA_NAME
 from sekimori.detect.sigma.loader import (
     LoadReport,
     RuleSet,
@@ -385,8 +386,8 @@ class SigmaDetector(Detector):
     ``rule_cache`` keeps parsed rule sets in the user's cache folder.
     """
 
-    name: ClassVar[str] = "sigma"
-    datasets: ClassVar[frozenset[str] | None] = frozenset({"windows"})
+    name: ClassVar[str] = SIGMA_NAME
+    datasets: ClassVar[frozenset[str] | None] = SIGMA_DATASETS
 
     def __init__(
         self,
