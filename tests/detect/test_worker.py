@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, ClassVar
 import polars as pl
 import pytest
 
-from sekimori.detect.base import Detector
+from sekimori.detect.base import Detector, FindingBuilder
 from sekimori.detect.runner import DetectorRun, Run, run_all
 from sekimori.detect.worker import WorkerRun
 from sekimori.errors import RuleError
@@ -57,9 +56,17 @@ class CountingDetector(Detector):
 
 
 class SplitDetector(CountingDetector):
-    """A ``CountingDetector`` whose worker sends the matched rows; the hunt builds the findings."""
+    """A ``CountingDetector`` whose worker sends the matched rows; the hunt builds the findings.
+
+    Its builder keeps state of its own (how many batches it built), as the
+    Sigma engine's keeps the correlation state: in a worker run the
+    worker's copy of that state stays empty.
+    """
 
     name: ClassVar[str] = "split"
+
+    def new_state(self) -> Any:
+        return {**super().new_state(), "built": 0}
 
     def matches(self, batch: EventBatch, state: Any) -> Any:
         state["rows"] += batch.frame.height
@@ -67,18 +74,34 @@ class SplitDetector(CountingDetector):
         return batch.path, batch.frame.filter(pl.col("host.name") == self.host).rows(named=True)
 
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
-        return _build(self.matches(batch, state))
+        return _Builder(self.host, state)(self.matches(batch, state))
+
+    def finish(self, state: Any) -> list[Finding]:
+        return [*super().finish(state), *_Builder(self.host, state).finish()]
+
+    def builder_seed(self) -> Any:
+        return self.host
 
     @classmethod
-    def builder(cls) -> Callable[[Any], list[Finding]]:
-        return _build
+    def builder(cls, seed: Any = None) -> FindingBuilder:
+        return _Builder(seed, {"built": 0})
 
 
-def _build(part: Any) -> list[Finding]:
-    path, rows = part
-    if path == "part-2.json":
-        raise KeyError("no such rule card")
-    return [_finding(row["@timestamp"], row["host.name"], str(row["event.id"])) for row in rows]
+class _Builder:
+    def __init__(self, seed: Any, state: dict[str, Any]) -> None:
+        self.seed = seed
+        self.state = state
+
+    def __call__(self, part: Any) -> list[Finding]:
+        path, rows = part
+        if path == "part-2.json":
+            raise KeyError("no such rule card")
+        self.state["built"] += 1
+        return [_finding(r["@timestamp"], r["host.name"], str(r["event.id"])) for r in rows]
+
+    def finish(self) -> list[Finding]:
+        built = self.state["built"]
+        return [_finding(START, "builder", f"{self.seed} built {built}")] if built else []
 
 
 def _finding(ts: datetime, host: str, event_id: str) -> Finding:
@@ -160,7 +183,8 @@ def test_the_hunt_builds_the_findings_of_what_the_worker_matched() -> None:
     )
     there = _run(worker, batches)
     assert [f.id for f in there] == [f.id for f in here]
-    assert there[-1].event_id == "80:" + ",".join(f"part-{n}.json" for n in range(4))
+    assert there[-2].event_id == "80:" + ",".join(f"part-{n}.json" for n in range(4))
+    assert there[-1].event_id == "WS-02 built 3"
     assert worker.findings == len(here)
     assert worker.errors == here_run.errors
     assert "KeyError: 'no such rule card'" in worker.errors[0]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sekimori.model import EventBatch, Finding
 
@@ -52,23 +51,49 @@ class Detector(ABC):
         """``detect`` up to what its findings are made of: the part a worker process does.
 
         A detector in a worker process (``detect.worker``) sends this back
-        instead of the findings, and the hunt's process builds them with
+        instead of the findings, and the hunt's process builds them with its
         ``builder``: the worker is the slower of the two, and building
         findings is work the reading process has time for. The default is the
         findings themselves.
         """
         return self.detect(batch, state)
 
+    def builder_seed(self) -> Any:
+        """What ``builder`` needs of this detector (picklable; it crosses processes)."""
+        return None
+
     @classmethod
-    def builder(cls) -> Callable[[Any], list[Finding]]:
-        """Turns what ``matches`` returned into the findings ``detect`` would have returned."""
-        return _as_findings
+    def builder(cls, seed: Any = None) -> FindingBuilder:
+        """Turns what ``matches`` returns, batch after batch, into the findings of ``detect``.
+
+        ``seed`` is the built detector's ``builder_seed``. The builder's
+        ``finish`` adds findings only the end of the run can tell, if the
+        builder (rather than the worker's detector) keeps the state they need.
+        """
+        return _FindingsAsIs()
 
     def finish(self, state: Any) -> list[Finding]:
         """Findings that only the end of the run can tell (windows, aggregates)."""
         return []
 
 
-def _as_findings(part: Any) -> list[Finding]:
-    """``Detector.builder`` of a detector whose ``matches`` are its findings."""
-    return list(part)
+class FindingBuilder(Protocol):
+    """``Detector.builder``: findings out of what ``Detector.matches`` returned."""
+
+    def __call__(self, part: Any) -> list[Finding]:
+        """The findings of one batch's ``matches``, in batch order."""
+        ...
+
+    def finish(self) -> list[Finding]:
+        """Findings that only the end of the run can tell."""
+        ...
+
+
+class _FindingsAsIs:
+    """The builder of a detector whose ``matches`` are its findings."""
+
+    def __call__(self, part: Any) -> list[Finding]:
+        return list(part)
+
+    def finish(self) -> list[Finding]:
+        return []

@@ -39,7 +39,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
-from sekimori.detect.base import Detector, wants_dataset
+from sekimori.detect.base import Detector, FindingBuilder, wants_dataset
 from sekimori.detect.runner import DetectorRun, note_error
 from sekimori.errors import SekimoriError
 from sekimori.gcpause import fewer_collections
@@ -89,7 +89,7 @@ class WorkerRun:
     local: DetectorRun | None = None
     # Builds the findings of a batch from what the worker sends: ``Detector.builder``
     # of the detector's class, which the worker names once it is ready.
-    build: Callable[[Any], list[Finding]] = field(default_factory=Detector.builder)
+    build: FindingBuilder = field(default_factory=Detector.builder)
 
     @classmethod
     def start(
@@ -188,10 +188,10 @@ class WorkerRun:
                 return found
             block = False
             if kind == "ready":
-                notes, detector_class = body
+                notes, detector_class, seed = body
                 self.ready = True
                 self.notes.extend(notes)
-                self.build = detector_class.builder()
+                self.build = detector_class.builder(seed)
             elif kind == "failed":
                 self.close()
                 error, message, where = body
@@ -206,6 +206,7 @@ class WorkerRun:
                 self.seconds, self.batches = seconds, batches
                 self.findings += findings
                 self.errors.extend(errors)
+                found.extend(self._build_finish())
                 self.sent.clear()
                 self.rows_in_flight = 0
                 self.ended = self.done = True
@@ -218,6 +219,17 @@ class WorkerRun:
         except Exception as exc:  # as a detector that breaks on a batch (runner.DetectorRun)
             log.debug("detector %s failed", self.name, exc_info=True)
             note_error(self.errors, self.name, where, exc)
+            return []
+        self.findings += len(found)
+        return found
+
+    def _build_finish(self) -> list[Finding]:
+        """The builder's end-of-run findings (those of the state it keeps)."""
+        try:
+            found = self.build.finish()
+        except Exception as exc:  # see _build
+            log.debug("detector %s failed", self.name, exc_info=True)
+            note_error(self.errors, self.name, "end of run", exc)
             return []
         self.findings += len(found)
         return found
@@ -281,7 +293,7 @@ def _serve(
         replies.put(("failed", (type(exc), exc.message, exc.where)))
         return
     run = DetectorRun.start(detector)
-    replies.put(("ready", (detector.notes(), type(detector))))
+    replies.put(("ready", (detector.notes(), type(detector), detector.builder_seed())))
     with fewer_collections():
         _answer(run, requests, replies)
 

@@ -89,6 +89,11 @@ def test_burst_correlation_names_its_source() -> None:
     assert finding.evidence["count"] == 30
     assert finding.evidence["group_by"] == {"IpAddress": "192.0.2.66"}
     assert finding.techniques == ("T1110", "T1110.001")
+    # Evaluated elsewhere (a worker: no state there), built here: the same window.
+    build = SigmaDetector.builder(pickle.loads(pickle.dumps(detector.builder_seed())))
+    parts = [detector.matches(batch_of(rows[:15])), detector.matches(batch_of(rows[15:]))]
+    assert [build(pickle.loads(pickle.dumps(p))) for p in parts] == [[], []]
+    assert build.finish() == [finding]
 
 
 def test_findings_are_built_as_from_each_matched_row_alone() -> None:

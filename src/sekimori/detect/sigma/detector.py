@@ -14,7 +14,7 @@ import hashlib
 import io
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from sekimori.detect.sigma.compiled_cache import load_compiled
 from sekimori.detect.sigma.compiler import CompiledRule, RuleMeta
 from sekimori.detect.sigma.correlation import (
     COMPACT_AT,
+    CompiledCorrelation,
     CorrelationHit,
     CorrelationState,
     Occurrence,
@@ -291,17 +292,18 @@ class Matched:
     """The matches of one batch, as ``SigmaDetector.matches`` found them, for ``build_findings``.
 
     A worker process evaluates the rules and sends this to the hunt's
-    process, which builds the findings: the rows travel as LZ4 Arrow IPC
-    (far cheaper than pickling the findings) with a card for each rule that
-    fired. ``closed`` are findings already built: correlation windows that
-    closed early (``correlation.compact``).
+    process, which builds the findings (``SigmaFindings``): the rows travel
+    as LZ4 Arrow IPC (far cheaper than pickling the findings) with a card
+    for each rule that fired. ``occurrences`` are what the correlation rules
+    keep of the matches (per correlation, in match order): the correlation
+    state lives with the builder, so that evaluating a batch needs none.
     """
 
     dataset: str
     frames: list[pl.DataFrame] = field(default_factory=list)
     matches: list[MatchRecord] = field(default_factory=list)
     cards: dict[str, RuleCard] = field(default_factory=dict)
-    closed: list[Finding] = field(default_factory=list)
+    occurrences: list[tuple[int, list[Occurrence]]] = field(default_factory=list)
 
     def add(self, match: Match) -> None:
         """Keep ``match`` (the matches of one evaluation step share their rows)."""
@@ -316,7 +318,7 @@ class Matched:
 
     def __reduce__(self) -> tuple[Any, ...]:
         frames = [f.write_ipc(None, compression="lz4").getvalue() for f in self.frames]
-        return (_unpack, (self.dataset, frames, self.matches, self.cards, self.closed))
+        return (_unpack, (self.dataset, frames, self.matches, self.cards, self.occurrences))
 
 
 def _unpack(
@@ -324,14 +326,74 @@ def _unpack(
     frames: list[bytes],
     matches: list[MatchRecord],
     cards: dict[str, RuleCard],
-    closed: list[Finding],
+    occurrences: list[tuple[int, list[Occurrence]]],
 ) -> Matched:
     read = [pl.read_ipc(io.BytesIO(data)) for data in frames]
-    return Matched(dataset, read, matches, cards, closed)
+    return Matched(dataset, read, matches, cards, occurrences)
+
+
+class SigmaFindings:
+    """Findings from ``Matched``: the matched events', and the correlation windows'.
+
+    ``SigmaDetector.builder``: it keeps the correlation state of a run
+    (``state``, or its own), fed in batch order, and evaluates the windows
+    that close early (``correlation.compact``) and, at ``finish``, the rest.
+    """
+
+    def __init__(
+        self,
+        correlations: Sequence[CompiledCorrelation],
+        state: CorrelationState | None = None,
+    ) -> None:
+        self.correlations = correlations
+        self.state = CorrelationState() if state is None else state
+
+    def __call__(self, part: Matched) -> list[Finding]:
+        """The findings of one batch: its matched events', then windows closed early."""
+        findings = build_findings(part)
+        if not part.occurrences:
+            return findings
+        state = self.state
+        for index, occurrences in part.occurrences:
+            state.add(index, occurrences)
+        for index, kept in state.occurrences.items():
+            if len(kept) > COMPACT_AT:
+                hits, keep = compact(self.correlations[index], kept)
+                state.occurrences[index] = keep
+                findings.extend(_hit_finding(hit) for hit in hits)
+        return findings
+
+    def finish(self) -> list[Finding]:
+        """One finding per correlation window that holds."""
+        findings: list[Finding] = []
+        for index, occurrences in sorted(self.state.occurrences.items()):
+            for hit in evaluate_correlation(self.correlations[index], occurrences):
+                findings.append(_hit_finding(hit))
+        self.state.occurrences.clear()
+        return findings
+
+
+def _hit_finding(hit: CorrelationHit) -> Finding:
+    corr = hit.correlation
+    last = hit.occurrences[-1]
+    row = {
+        TIMESTAMP: last.timestamp,
+        HOST_NAME: last.host,
+        TENANT: last.tenant,
+        EVENT_ID: last.event_id,
+        LOG_FILE_PATH: last.log_file_path,
+    }
+    evidence = hit.evidence()
+    group = evidence.get("group_by")
+    if isinstance(group, dict):
+        for name in ("IpAddress", "SourceIp", "source.ip"):
+            if group.get(name):
+                row["source.ip"] = group[name]
+    return _finding(corr.meta, row, evidence, "windows")
 
 
 def build_findings(matched: Matched) -> list[Finding]:
-    """The findings of ``matched``: one per matched event and rule, then ``matched.closed``."""
+    """One finding per matched event and rule of ``matched`` (correlations aside)."""
     findings: list[Finding] = []
     rows: _Rows | None = None
     for key, frame, indices, selections, values in matched.matches:
@@ -351,7 +413,6 @@ def build_findings(matched: Matched) -> list[Finding]:
                     **rule, **rows.event_fields(index), evidence=evidence, dataset=matched.dataset
                 )
             )
-    findings.extend(matched.closed)
     return findings
 
 
@@ -428,10 +489,10 @@ class SigmaDetector(Detector):
 
     def detect(self, batch: EventBatch, state: Any) -> list[Finding]:
         """One finding per matched event and rule; correlation inputs go to ``state``."""
-        return build_findings(self.matches(batch, state))
+        return self._findings(state)(self.matches(batch, state))
 
-    def matches(self, batch: EventBatch, state: Any) -> Matched:
-        """``detect`` without building the findings (``build_findings`` does, elsewhere)."""
+    def matches(self, batch: EventBatch, state: Any = None) -> Matched:
+        """What the rules match in ``batch``, for ``SigmaFindings``; needs no state."""
         matched = Matched(batch.dataset)
         if not self.wants(batch.dataset) or batch.frame.height == 0:
             return matched
@@ -440,35 +501,33 @@ class SigmaDetector(Detector):
             if match.rule.output:
                 matched.add(match)
             correlations = self._correlations_of.get(match.rule.key)
-            if correlations and isinstance(state, CorrelationState):
+            if correlations:
                 if rows is None or rows.frame is not match.rows:
                     rows = _Rows(match.rows)
                 for index in correlations:
-                    state.add(index, self._occurrences(index, match, rows))
-        if isinstance(state, CorrelationState):
-            for index, occurrences in state.occurrences.items():
-                if len(occurrences) > COMPACT_AT:
-                    hits, keep = compact(self.ruleset.correlations[index], occurrences)
-                    state.occurrences[index] = keep
-                    matched.closed.extend(self._hit_finding(hit) for hit in hits)
+                    matched.occurrences.append((index, self._occurrences(index, match, rows)))
         return matched
 
+    def builder_seed(self) -> tuple[CompiledCorrelation, ...]:
+        """The correlation rules, which ``SigmaFindings`` evaluates."""
+        return self.ruleset.correlations
+
     @classmethod
-    def builder(cls) -> Callable[[Any], list[Finding]]:
-        """``build_findings``: from the ``Matched`` of ``matches`` to the findings."""
-        return build_findings
+    def builder(cls, seed: Any = None) -> SigmaFindings:
+        """``SigmaFindings`` of the correlation rules ``seed`` (``builder_seed``)."""
+        return SigmaFindings(seed or ())
 
     def finish(self, state: Any) -> list[Finding]:
         """One finding per correlation window that holds."""
         if not isinstance(state, CorrelationState):
             return []
-        findings: list[Finding] = []
-        for index, occurrences in sorted(state.occurrences.items()):
-            corr = self.ruleset.correlations[index]
-            for hit in evaluate_correlation(corr, occurrences):
-                findings.append(self._hit_finding(hit))
-        state.occurrences.clear()
-        return findings
+        return self._findings(state).finish()
+
+    def _findings(self, state: Any) -> SigmaFindings:
+        correlations = self.ruleset.correlations
+        if isinstance(state, CorrelationState):
+            return SigmaFindings(correlations, state)
+        return SigmaFindings(correlations)
 
     def _occurrences(self, index: int, match: Match, rows: _Rows) -> list[Occurrence]:
         corr = self.ruleset.correlations[index]
@@ -492,24 +551,6 @@ class SigmaDetector(Detector):
                 )
             )
         return out
-
-    def _hit_finding(self, hit: CorrelationHit) -> Finding:
-        corr = hit.correlation
-        last = hit.occurrences[-1]
-        row = {
-            TIMESTAMP: last.timestamp,
-            HOST_NAME: last.host,
-            TENANT: last.tenant,
-            EVENT_ID: last.event_id,
-            LOG_FILE_PATH: last.log_file_path,
-        }
-        evidence = hit.evidence()
-        group = evidence.get("group_by")
-        if isinstance(group, dict):
-            for name in ("IpAddress", "SourceIp", "source.ip"):
-                if group.get(name):
-                    row["source.ip"] = group[name]
-        return _finding(corr.meta, row, evidence, "windows")
 
 
 def _lower(value: object) -> str | None:
