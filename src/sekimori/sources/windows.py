@@ -245,24 +245,37 @@ _SYSTEM_COLUMNS = (
 _CHANNEL_AT = _SYSTEM_COLUMNS.index(CHANNEL)
 
 
+# evtx writes XML attributes under "#attributes": read there first, any other spelling after.
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
+_MISSING = object()
+
+
+def _attributes(node: Any) -> Mapping[str, Any]:
+    """``node["#attributes"]`` when it is an object, else an empty one."""
+    if type(node) is dict:
+        attrs = node.get("#attributes")
+        if type(attrs) is dict:
+            return attrs
+    return _NO_ATTRIBUTES
+
+
 def _event_json_system(doc: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], Row]:
     """The ``Event`` object of an evtx JSON document and its ``_SYSTEM_COLUMNS`` values.
 
     The values are left as JSON gives them (numbers, ``#text`` objects): a
     column's text is made at once (``_text_column``). Only the time and the
-    channel, needed before, are text here.
+    channel, needed before, are text here. Each attribute is ``_attr`` of
+    its element.
     """
     event = doc.get("Event", doc)
-    system = event.get("System") if isinstance(event, dict | Mapping) else None
-    if not isinstance(system, dict | Mapping):
+    system = event.get("System") if type(event) is dict or isinstance(event, Mapping) else None
+    if type(system) is not dict and not isinstance(system, Mapping):
         raise NotWindowsEvent("no Event.System object")
     get = system.get
     created = get("TimeCreated")
     if type(created) is dict:
-        attrs = created.get("#attributes")
-        if type(attrs) is dict and "SystemTime" in attrs:
-            value = attrs["SystemTime"]
-        else:
+        value = _attributes(created).get("SystemTime", _MISSING)
+        if value is _MISSING:
             value = _attr(created, "SystemTime")
         stamp = value if type(value) is str and value else text(value or None)
     else:
@@ -270,18 +283,30 @@ def _event_json_system(doc: Mapping[str, Any], where: str) -> tuple[Mapping[str,
             _attr(created, "SystemTime") or (created if isinstance(created, str) else None)
         )
     channel = get("Channel")
+    provider = get("Provider")
+    provider_name = _attributes(provider).get("Name", _MISSING)
+    if provider_name is _MISSING:
+        provider_name = _attr(provider, "Name")
     execution = get("Execution")
+    attrs = _attributes(execution)
+    pid, tid = attrs.get("ProcessID", _MISSING), attrs.get("ThreadID", _MISSING)
+    if pid is _MISSING or tid is _MISSING:
+        pid, tid = _attr(execution, "ProcessID"), _attr(execution, "ThreadID")
+    security = get("Security")
+    user = _attributes(security).get("UserID", _MISSING)
+    if user is _MISSING:
+        user = _attr(security, "UserID")
     return event, (
         where,
         stamp,
         get("EventID"),
         channel if type(channel) is str else text(channel),
-        _attr(get("Provider"), "Name"),
+        provider_name,
         get("EventRecordID"),
         get("Computer"),
-        _attr(execution, "ProcessID"),
-        _attr(execution, "ThreadID"),
-        _attr(get("Security"), "UserID"),
+        pid,
+        tid,
+        user,
         get("Level"),
         get("Task"),
         get("Keywords"),
