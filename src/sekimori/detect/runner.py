@@ -61,24 +61,30 @@ class DetectorRun:
 
     def detect(self, batch: EventBatch) -> list[Finding]:
         """Findings of this detector for ``batch`` (none if it does not read this dataset)."""
-        found: list[Finding] = self._run(self.detector.detect, batch)
+        found: list[Finding] | None = self._run(self.detector.detect, batch)
+        if found is None:
+            return []
         self.findings += len(found)
         return found
 
     def matches(self, batch: EventBatch) -> Any:
-        """What ``Detector.matches`` returns for ``batch`` (``[]`` if it does not read it)."""
+        """What ``Detector.matches`` returns for ``batch``.
+
+        None when there is nothing to build findings from: the detector does
+        not read the batch, or failed on it (the error is noted).
+        """
         return self._run(self.detector.matches, batch)
 
     def _run(self, step: Callable[[EventBatch, Any], Any], batch: EventBatch) -> Any:
         if batch.frame.height == 0 or not self.detector.wants(batch.dataset):
-            return []
+            return None
         started = time.perf_counter()
         try:
             found = step(batch, self.state)
         except Exception as exc:  # one broken detector must not end the run
             log.debug("detector %s failed", self.detector.name, exc_info=True)
             self._note_error(batch.path or batch.dataset, exc)
-            found = []
+            found = None
         self.seconds += time.perf_counter() - started
         self.batches += 1
         return found

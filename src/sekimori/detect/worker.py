@@ -50,6 +50,13 @@ log = logging.getLogger(__name__)
 Recipe = Callable[[], Detector]
 # How often a wait for the worker checks that it is still alive (seconds).
 _POLL = 0.5
+# Batches in the worker's hands at once: one evaluated, the next ready.
+IN_FLIGHT = 2
+# Rows still waiting when reading is done above which this process builds its
+# own engine and evaluates some of them beside the worker:
+# building it (loading the rules) costs about what the worker spends on that
+# many rows.
+HELP_MIN_ROWS = 20_000
 
 
 @dataclass(slots=True)
@@ -57,7 +64,14 @@ class WorkerRun:
     """A ``DetectorRun`` whose detector lives in a worker process.
 
     ``detect`` hands a batch to the worker and returns the findings of the
-    batches the worker has finished since; ``finish`` waits for the rest.
+    batches finished since; ``finish`` returns the rest. Batches wait here,
+    ``IN_FLIGHT`` at a time in the worker's hands; the findings are built
+    here (``Detector.builder``) in the order the batches were given. When
+    reading is done and ``HELP_MIN_ROWS`` rows or more still wait, this
+    process builds its own detector and evaluates the largest waiting batches
+    while the worker goes on with the others (if the detector's ``matches`` need no state:
+    ``Detector.stateless_matches``).
+
     ``notes`` are the detector's (``Detector.notes``), known once the worker
     has built it; ``errors`` are the run's errors, as for a
     ``DetectorRun``, and a worker that dies is one of them; a worker that
@@ -78,15 +92,29 @@ class WorkerRun:
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Each batch sent and not yet answered (its rows, and where it is from), and their rows.
-    sent: deque[tuple[int, str]] = field(default_factory=deque)
-    rows_in_flight: int = 0
+    # Batches given and not yet sent (with their number, in the order given).
+    waiting: deque[tuple[int, EventBatch]] = field(default_factory=deque)
+    # Batches sent and not yet answered: their number, rows, and where they are from.
+    sent: deque[tuple[int, int, str]] = field(default_factory=deque)
+    # The rows of both.
+    rows_held: int = 0
+    # What ``Detector.matches`` returned for a batch, until its turn to be built.
+    parts: dict[int, tuple[Any, str]] = field(default_factory=dict)
+    given: int = 0
+    built: int = 0
     ready: bool = False
     # Nothing more will come from the worker (``done``: it said so, and ends by itself).
     ended: bool = False
     done: bool = False
+    # The worker's own end-of-run findings.
+    last: list[Finding] = field(default_factory=list)
     # The detector in this process, when the worker could not start.
     local: DetectorRun | None = None
+    # The detector in this process that evaluates the last batches beside the worker
+    # (``unhelped``: not for a detector whose ``matches`` need state, or that could
+    # not be built here).
+    helper: DetectorRun | None = None
+    unhelped: bool = False
     # Builds the findings of a batch from what the worker sends: ``Detector.builder``
     # of the detector's class, which the worker names once it is ready.
     build: FindingBuilder = field(default_factory=Detector.builder)
@@ -101,7 +129,7 @@ class WorkerRun:
         ``functools.partial`` of one); ``name`` and ``datasets`` are the
         detector's (``Detector.name``, ``Detector.datasets``): the hunt may
         start the worker before it imports the detector. ``max_rows`` bounds
-        the rows waiting for the worker.
+        the rows of the batches given and not yet evaluated.
         """
         context = multiprocessing.get_context("spawn")
         requests: Queue[tuple[str, Any]] = context.Queue()
@@ -124,40 +152,58 @@ class WorkerRun:
         )
 
     def detect(self, batch: EventBatch) -> list[Finding]:
-        """Send ``batch`` to the worker; the findings of the batches it has finished."""
+        """Give ``batch`` to the worker; the findings of the batches finished since."""
         if batch.frame.height == 0 or not wants_dataset(self.datasets, batch.dataset):
             return []
-        found = self._collect(block=not self.ready)
-        if self.local is not None:
-            return found + self.local.detect(batch)
         if self.ended:
-            return found
-        data = batch.frame.write_ipc(None, compression="lz4").getvalue()
-        self.requests.put(("batch", (batch.dataset, batch.path, data)))
-        self.rows_in_flight += batch.frame.height
-        self.sent.append((batch.frame.height, batch.path or batch.dataset))
-        found += self._collect(block=False)
-        while self.rows_in_flight > self.max_rows and not self.ended:
-            found += self._collect(block=True)
-        return found
+            return self._here() + (self.local.detect(batch) if self.local else [])
+        self.waiting.append((self.given, batch))
+        self.given += 1
+        self.rows_held += batch.frame.height
+        self._send()
+        self._collect(block=False)
+        while self.rows_held > self.max_rows and not self.ended:
+            self._collect(block=True)
+        return self._here() + self._findings()
 
     def finish(self) -> Iterator[Finding]:
         """Every finding still to come, the end-of-run ones included; then stop the worker.
 
-        Yielded as the worker answers, so that the hunt stores the findings
-        of the last batches while the worker is still on the ones after.
+        Yielded as batches are finished, so that the hunt stores the
+        findings of the last batches while the worker is still on the ones
+        after.
         """
-        yield from self._collect(block=not self.ready)
+        while (self.waiting or self.sent) and not self.ended:
+            if self.waiting and self._helps():
+                self._evaluate_largest()
+                self._collect(block=False)
+            else:
+                self._collect(block=True)
+            yield from self._findings()
         if not self.ended:
             self.requests.put(("finish", None))
         while not self.ended:
-            yield from self._collect(block=True)
+            self._collect(block=True)
         self.close()
-        local = self.local
-        if local is not None:
+        yield from self._here()
+        yield from self._findings(all_left=True)
+        yield from self.last
+        if self.local is not None:
+            local = self.local
             yield from local.finish()
             self.seconds, self.batches, self.findings = local.seconds, local.batches, local.findings
             self.errors.extend(local.errors)
+            return
+        yield from self._build_finish()
+        if self.helper is not None:
+            self.seconds += self.helper.seconds
+            self.batches += self.helper.batches
+            self.errors.extend(e for e in self.helper.errors if e not in self.errors)
+
+    def wait_ready(self) -> None:
+        """Block until the worker has built its detector (or has died)."""
+        while not self.ready:
+            self._collect(block=True)
 
     def close(self) -> None:
         """Stop the worker, whatever state it is in.
@@ -173,9 +219,57 @@ class WorkerRun:
             q.close()
             q.cancel_join_thread()
 
-    def _collect(self, block: bool) -> list[Finding]:
-        """Findings of the replies waiting (with ``block``: at least one reply, or death)."""
+    def _send(self, rows: int = 0) -> None:
+        """Hand the worker the next batches: ``IN_FLIGHT`` in its hands, or ``rows`` rows."""
+        while (
+            self.waiting
+            and (len(self.sent) < IN_FLIGHT or sum(n for _, n, _ in self.sent) < rows)
+            and self.ready
+            and not self.ended
+        ):
+            number, batch = self.waiting.popleft()
+            data = batch.frame.write_ipc(None, compression="lz4").getvalue()
+            self.requests.put(("batch", (batch.dataset, batch.path, data)))
+            self.sent.append((number, batch.frame.height, batch.path or batch.dataset))
+
+    def _helps(self) -> bool:
+        """Whether this process evaluates the last waiting batch (building its detector)."""
+        if self.helper is None:
+            if self.unhelped or sum(b.frame.height for _, b in self.waiting) < HELP_MIN_ROWS:
+                return False
+            # Enough for the worker to go on with while the detector is built here.
+            self._send(rows=HELP_MIN_ROWS // 2)
+            try:
+                self.helper = DetectorRun.start(self.recipe())
+            except Exception:  # the worker has the detector: it does the rest alone
+                log.warning("%s: could not build a second detector here", self.name, exc_info=True)
+                self.unhelped = True
+                return False
+        return True
+
+    def _here(self) -> list[Finding]:
+        """With the worker gone before it was ready: the waiting batches, detected here."""
         found: list[Finding] = []
+        while self.local is not None and self.waiting:
+            _number, batch = self.waiting.popleft()
+            found.extend(self.local.detect(batch))
+        return found
+
+    def _evaluate_largest(self) -> None:
+        """Evaluate the largest waiting batch here; the worker goes on with the others.
+
+        Largest first: the two processes end closest together (a small batch
+        costs the worker little more than a large one's start-up).
+        """
+        assert self.helper is not None  # _helps built it
+        largest = max(range(len(self.waiting)), key=lambda i: self.waiting[i][1].frame.height)
+        number, batch = self.waiting[largest]
+        del self.waiting[largest]
+        self.rows_held -= batch.frame.height
+        self.parts[number] = (self.helper.matches(batch), batch.path or batch.dataset)
+
+    def _collect(self, block: bool) -> None:
+        """Take the replies waiting (with ``block``: at least one reply, or death)."""
         while not self.ended:
             try:
                 kind, body = self.replies.get(timeout=_POLL) if block else self.replies.get_nowait()
@@ -185,35 +279,51 @@ class WorkerRun:
                     continue
                 if block:
                     continue
-                return found
+                return
             block = False
             if kind == "ready":
                 notes, detector_class, seed = body
                 self.ready = True
                 self.notes.extend(notes)
                 self.build = detector_class.builder(seed)
+                self.unhelped = not detector_class.stateless_matches
+                self._send()
             elif kind == "failed":
                 self.close()
                 error, message, where = body
                 raise error(message, where)
             elif kind == "found":
-                rows, where = self.sent.popleft()
-                self.rows_in_flight -= rows
-                found.extend(self._build(body, where))
+                number, rows, where = self.sent.popleft()
+                self.rows_held -= rows
+                self.parts[number] = (body, where)
+                self._send()
             elif kind == "done":
-                batch_found, seconds, batches, findings, errors = body
-                found.extend(batch_found)
+                self.last, seconds, batches, findings, errors = body
                 self.seconds, self.batches = seconds, batches
                 self.findings += findings
                 self.errors.extend(errors)
-                found.extend(self._build_finish())
-                self.sent.clear()
-                self.rows_in_flight = 0
                 self.ended = self.done = True
+
+    def _findings(self, all_left: bool = False) -> list[Finding]:
+        """The findings of the finished batches whose turn it is (``all_left``: all of them)."""
+        parts = self.parts
+        if all_left:
+            numbers = sorted(parts)
+        else:
+            numbers = []
+            while self.built + len(numbers) in parts:
+                numbers.append(self.built + len(numbers))
+        found: list[Finding] = []
+        for number in numbers:
+            part, where = parts.pop(number)
+            self.built = number + 1
+            found.extend(self._build(part, where))
         return found
 
     def _build(self, part: Any, where: str) -> list[Finding]:
-        """The findings of what the worker's ``Detector.matches`` returned for a batch."""
+        """The findings of what a detector's ``matches`` returned for a batch (None: nothing)."""
+        if part is None:
+            return []
         try:
             found = self.build(part)
         except Exception as exc:  # as a detector that breaks on a batch (runner.DetectorRun)
@@ -248,9 +358,11 @@ class WorkerRun:
             self.local = DetectorRun.start(detector)
             self.notes.extend(detector.notes())
             self.ready = self.ended = True
+            self.rows_held = 0
             return
+        lost = len(self.sent) + len(self.waiting)
         text = (
-            f"{self.name}: worker process ended (exit code {code}) with {len(self.sent)} "
+            f"{self.name}: worker process ended (exit code {code}) with {lost} "
             "batch(es) not evaluated"
         )
         self.errors.append(text)
