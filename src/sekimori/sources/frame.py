@@ -73,9 +73,10 @@ def iso_text_to_datetime(text: pl.Series) -> pl.Series:
     first by ``iso_to_datetime``. Any other column is read by the full list.
     """
     if text.dtype == pl.String:
-        utc = text.str.to_datetime(_ISO_UTC_Z, time_unit="us", strict=False)
+        # time_zone on a naive format: replace_time_zone("UTC") in the same pass
+        utc = text.str.to_datetime(_ISO_UTC_Z, time_unit="us", time_zone="UTC", strict=False)
         if utc.null_count() == text.null_count():
-            return utc.dt.replace_time_zone("UTC").cast(TIMESTAMP_DTYPE)
+            return utc
     return text.to_frame().select(iso_to_datetime(pl.col(text.name))).to_series()
 
 
@@ -198,23 +199,30 @@ def finish(
         pl.lit(dataset, dtype=pl.String).alias(EVENT_DATASET),
         pl.lit(path, dtype=pl.String).alias(LOG_FILE_PATH),
     ]
-    if HOST_NAME in columns:
-        exprs.append(pl.col(HOST_NAME).cast(pl.String).fill_null(UNKNOWN_HOST))
-    else:
+    # A query costs more than the whole work on a small batch (one .evtx file
+    # often has a few dozen events): no expression for a column already right.
+    if HOST_NAME not in columns:
         exprs.append(pl.lit(UNKNOWN_HOST, dtype=pl.String).alias(HOST_NAME))
-    if EVENT_ID in columns:
+    elif not _is_full_text(frame.get_column(HOST_NAME)):
+        exprs.append(pl.col(HOST_NAME).cast(pl.String).fill_null(UNKNOWN_HOST))
+    if EVENT_ID not in columns:
+        exprs.append(pl.int_range(pl.len()).cast(pl.String).alias(EVENT_ID))
+    elif not _is_full_text(frame.get_column(EVENT_ID)):
         row = pl.int_range(pl.len()).cast(pl.String)
         exprs.append(pl.col(EVENT_ID).cast(pl.String).fill_null(row))
-    else:
-        exprs.append(pl.int_range(pl.len()).cast(pl.String).alias(EVENT_ID))
     if TIMESTAMP not in columns:
         exprs.append(pl.lit(None, dtype=TIMESTAMP_DTYPE).alias(TIMESTAMP))
     frame = conform(frame.with_columns(exprs))
     rest = [c for c in frame.columns if c not in REQUIRED_COLUMNS]
-    frame = frame.select([*REQUIRED_COLUMNS, *rest]).with_columns(
-        pl.col(TIMESTAMP).cast(TIMESTAMP_DTYPE)
-    )
+    frame = frame[[*REQUIRED_COLUMNS, *rest]]  # by name: select() plans a query
+    if frame.get_column(TIMESTAMP).dtype != TIMESTAMP_DTYPE:
+        frame = frame.with_columns(pl.col(TIMESTAMP).cast(TIMESTAMP_DTYPE))
     return EventBatch(dataset=dataset, frame=frame, path=path)
+
+
+def _is_full_text(column: pl.Series) -> bool:
+    """A text column without nulls: nothing to cast or fill."""
+    return column.dtype == pl.String and not column.null_count()
 
 
 # The dtype of the shared ECS columns, whatever the source: detectors can rely on it

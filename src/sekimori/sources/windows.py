@@ -550,17 +550,16 @@ class WindowsBatcher:
 def _frame_batch(
     frame: pl.DataFrame, ctx: ReadContext, path: str, report: ReadReport
 ) -> EventBatch | None:
-    """Time, ECS fields and the required columns of a text frame, in one polars query.
+    """Time, ECS fields and the required columns of a text frame.
 
     The ECS fields are row by row, so they are computed before the rows without
-    a valid time are counted and dropped.
+    a valid time are counted and dropped. Each stage is an eager
+    ``with_columns``: a lazy query's planning costs more than a small batch.
     """
     relevant = frozenset(c for c in frame.columns if c in _ECS_INPUTS)
     frame = frame.with_columns(iso_text_to_datetime(frame.get_column(TIMESTAMP)))
-    lazy = frame.lazy()
     for stage in _ecs_plan(relevant):
-        lazy = lazy.with_columns(stage)
-    frame = lazy.collect()
+        frame = frame.with_columns(stage)
     if frame.get_column(TIMESTAMP).null_count():
         missing = frame.filter(pl.col(TIMESTAMP).is_null())
         for where in missing.get_column(WHERE).to_list():
