@@ -140,6 +140,15 @@ def test_stream_blocks_give_the_same_records(data: Path, name: str, chunk_size: 
     assert report.problems == whole_report.problems
 
 
+def test_stream_lines_with_bad_utf8_read_as_the_decoded_text() -> None:
+    lines = [b'\xef\xbb\xbf{"a": 1}', b'{"b": "\xff\xfe x"}', b'{"c": "\xe6\x97\xa5"}']
+    raw = b"\n".join([*lines, b'{"d": "\xed\xa0\x80"}', b""])
+    report = ReadReport(path="f", source="t")
+    streamed = list(iter_stream_objects(io.BytesIO(raw), "f", report, chunk_size=8))
+    assert streamed == _objects(decode_text(raw))[0]
+    assert streamed[1] == (2, {"b": "\ufffd\ufffd x"}) and streamed[2] == (3, {"c": "日"})
+
+
 def test_stream_utf16() -> None:
     raw = '{"a": 1}\n{"a": 2}\n'.encode("utf-16")
     report = ReadReport(path="f", source="t")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 import orjson
@@ -87,6 +87,9 @@ def iter_stream_objects(
     wide = False
     for _, chunk in iter_line_chunks(stream, chunk_size, prefix=first):
         wide = _may_widen(chunk) or (wide and bool(carry))
+        if not carry:
+            done, line = yield from _byte_lines(chunk, line, wide)
+            chunk = chunk[done:]
         text = carry + chunk.decode("utf-8", errors="replace")
         if line == 1:
             text = text.removeprefix("\ufeff")
@@ -96,6 +99,36 @@ def iter_stream_objects(
         line = scan.line
     if carry.strip():
         yield from _Scan(carry, where, report, line=line, final=True, wide=wide).objects()
+
+
+def _byte_lines(
+    chunk: bytes, line: int, wide: bool
+) -> Generator[tuple[int, dict[str, Any]], None, tuple[int, int]]:
+    """The JSON lines at the start of ``chunk`` (numbered from ``line``), read from the bytes.
+
+    ``_Scan._json_lines`` without decoding the block first: orjson reads
+    UTF-8 itself, and refuses what the decoder would replace. Returns where
+    the first other line starts, and its number: the rest is scanned as text.
+    """
+    pos, loads, find = 0, orjson.loads, chunk.find
+    while chunk.startswith(b"{", pos):
+        stop = find(b"\n", pos)
+        if stop < 0:
+            break
+        record = chunk[pos:stop]
+        if not record.endswith(b"}"):
+            record = record.rstrip(b" \t\r,")
+            if not record.endswith(b"}"):
+                break
+        try:
+            value = loads(record)
+        except orjson.JSONDecodeError:
+            break
+        if wide and _has_wide_integer(value):
+            break
+        yield line, value
+        pos, line = stop + 1, line + 1
+    return pos, line
 
 
 # The longest record carried from one block to the next.
