@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any, ClassVar
 import polars as pl
 import pytest
 
-from sekimori.detect import worker as worker_module
 from sekimori.detect.base import Detector, FindingBuilder
 from sekimori.detect.runner import DetectorRun, Run, run_all
 from sekimori.detect.worker import WorkerRun
@@ -87,20 +85,6 @@ class SplitDetector(CountingDetector):
     @classmethod
     def builder(cls, seed: Any = None) -> FindingBuilder:
         return _Builder(seed, {"built": 0})
-
-
-class SlowSplitDetector(SplitDetector):
-    """A ``SplitDetector`` whose ``matches`` need no state, and take a while."""
-
-    name: ClassVar[str] = "slow-split"
-    stateless_matches: ClassVar[bool] = True
-
-    def matches(self, batch: EventBatch, state: Any) -> Any:
-        time.sleep(0.15)
-        return batch.path, batch.frame.filter(pl.col("host.name") == self.host).rows(named=True)
-
-    def finish(self, state: Any) -> list[Finding]:
-        return _Builder(self.host, state).finish()
 
 
 class _Builder:
@@ -204,29 +188,6 @@ def test_the_hunt_builds_the_findings_of_what_the_worker_matched() -> None:
     assert worker.findings == len(here)
     assert worker.errors == here_run.errors
     assert "KeyError: 'no such rule card'" in worker.errors[0]
-
-
-def test_the_hunt_evaluates_the_last_batches_beside_a_busy_worker(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(worker_module, "HELP_MIN_ROWS", 10)
-    batches = _batches(8, 20)
-    here_run = DetectorRun.start(SlowSplitDetector("WS-01"))
-    here = _run(here_run, batches)
-    kind = SlowSplitDetector
-    worker = WorkerRun.start(partial(kind, "WS-01"), kind.name, kind.datasets, 10_000)
-    worker.wait_ready()
-    there = _run(worker, batches)
-    assert [f.id for f in there] == [f.id for f in here]
-    assert there[-1].event_id == "WS-01 built 7"  # part-2.json's builder error aside
-    assert worker.helper is not None and worker.helper.batches >= 1
-    assert worker.batches == 8
-    assert worker.errors == here_run.errors
-    # A detector whose matches need state is never helped.
-    stateful = WorkerRun.start(partial(SplitDetector, "WS-01"), "split", None, 10_000)
-    stateful.wait_ready()
-    _run(stateful, batches)
-    assert stateful.helper is None
 
 
 def test_a_detector_that_cannot_be_built_raises_its_error_in_the_hunt() -> None:

@@ -30,9 +30,6 @@ class Detector(ABC):
 
     name: ClassVar[str]
     datasets: ClassVar[frozenset[str] | None] = None
-    # ``matches`` reads and changes no state (what the findings need of a state, the
-    # builder keeps): any process may evaluate any batch (``detect.worker``).
-    stateless_matches: ClassVar[bool] = False
 
     def wants(self, dataset: str) -> bool:
         """True when batches of ``dataset`` are for this detector."""

@@ -52,11 +52,6 @@ Recipe = Callable[[], Detector]
 _POLL = 0.5
 # Batches in the worker's hands at once: one evaluated, the next ready.
 IN_FLIGHT = 2
-# Rows still waiting when reading is done above which this process builds its
-# own engine and evaluates some of them beside the worker:
-# building it (loading the rules) costs about what the worker spends on that
-# many rows.
-HELP_MIN_ROWS = 20_000
 
 
 @dataclass(slots=True)
@@ -65,12 +60,9 @@ class WorkerRun:
 
     ``detect`` hands a batch to the worker and returns the findings of the
     batches finished since; ``finish`` returns the rest. Batches wait here,
-    ``IN_FLIGHT`` at a time in the worker's hands; the findings are built
-    here (``Detector.builder``) in the order the batches were given. When
-    reading is done and ``HELP_MIN_ROWS`` rows or more still wait, this
-    process builds its own detector and evaluates the largest waiting batches
-    while the worker goes on with the others (if the detector's ``matches`` need no state:
-    ``Detector.stateless_matches``).
+    ``IN_FLIGHT`` at a time in the worker's hands, so that reading goes on
+    while the worker starts; the findings are built here
+    (``Detector.builder``) in the order the batches were given.
 
     ``notes`` are the detector's (``Detector.notes``), known once the worker
     has built it; ``errors`` are the run's errors, as for a
@@ -110,11 +102,6 @@ class WorkerRun:
     last: list[Finding] = field(default_factory=list)
     # The detector in this process, when the worker could not start.
     local: DetectorRun | None = None
-    # The detector in this process that evaluates the last batches beside the worker
-    # (``unhelped``: not for a detector whose ``matches`` need state, or that could
-    # not be built here).
-    helper: DetectorRun | None = None
-    unhelped: bool = False
     # Builds the findings of a batch from what the worker sends: ``Detector.builder``
     # of the detector's class, which the worker names once it is ready.
     build: FindingBuilder = field(default_factory=Detector.builder)
@@ -174,11 +161,7 @@ class WorkerRun:
         after.
         """
         while (self.waiting or self.sent) and not self.ended:
-            if self.waiting and self._helps():
-                self._evaluate_largest()
-                self._collect(block=False)
-            else:
-                self._collect(block=True)
+            self._collect(block=True)
             yield from self._findings()
         if not self.ended:
             self.requests.put(("finish", None))
@@ -195,10 +178,6 @@ class WorkerRun:
             self.errors.extend(local.errors)
             return
         yield from self._build_finish()
-        if self.helper is not None:
-            self.seconds += self.helper.seconds
-            self.batches += self.helper.batches
-            self.errors.extend(e for e in self.helper.errors if e not in self.errors)
 
     def wait_ready(self) -> None:
         """Block until the worker has built its detector (or has died)."""
@@ -219,33 +198,13 @@ class WorkerRun:
             q.close()
             q.cancel_join_thread()
 
-    def _send(self, rows: int = 0) -> None:
-        """Hand the worker the next batches: ``IN_FLIGHT`` in its hands, or ``rows`` rows."""
-        while (
-            self.waiting
-            and (len(self.sent) < IN_FLIGHT or sum(n for _, n, _ in self.sent) < rows)
-            and self.ready
-            and not self.ended
-        ):
+    def _send(self) -> None:
+        """Hand the worker the next batches, up to ``IN_FLIGHT`` in its hands."""
+        while self.waiting and len(self.sent) < IN_FLIGHT and self.ready and not self.ended:
             number, batch = self.waiting.popleft()
             data = batch.frame.write_ipc(None, compression="lz4").getvalue()
             self.requests.put(("batch", (batch.dataset, batch.path, data)))
             self.sent.append((number, batch.frame.height, batch.path or batch.dataset))
-
-    def _helps(self) -> bool:
-        """Whether this process evaluates the last waiting batch (building its detector)."""
-        if self.helper is None:
-            if self.unhelped or sum(b.frame.height for _, b in self.waiting) < HELP_MIN_ROWS:
-                return False
-            # Enough for the worker to go on with while the detector is built here.
-            self._send(rows=HELP_MIN_ROWS // 2)
-            try:
-                self.helper = DetectorRun.start(self.recipe())
-            except Exception:  # the worker has the detector: it does the rest alone
-                log.warning("%s: could not build a second detector here", self.name, exc_info=True)
-                self.unhelped = True
-                return False
-        return True
 
     def _here(self) -> list[Finding]:
         """With the worker gone before it was ready: the waiting batches, detected here."""
@@ -254,19 +213,6 @@ class WorkerRun:
             _number, batch = self.waiting.popleft()
             found.extend(self.local.detect(batch))
         return found
-
-    def _evaluate_largest(self) -> None:
-        """Evaluate the largest waiting batch here; the worker goes on with the others.
-
-        Largest first: the two processes end closest together (a small batch
-        costs the worker little more than a large one's start-up).
-        """
-        assert self.helper is not None  # _helps built it
-        largest = max(range(len(self.waiting)), key=lambda i: self.waiting[i][1].frame.height)
-        number, batch = self.waiting[largest]
-        del self.waiting[largest]
-        self.rows_held -= batch.frame.height
-        self.parts[number] = (self.helper.matches(batch), batch.path or batch.dataset)
 
     def _collect(self, block: bool) -> None:
         """Take the replies waiting (with ``block``: at least one reply, or death)."""
@@ -286,7 +232,6 @@ class WorkerRun:
                 self.ready = True
                 self.notes.extend(notes)
                 self.build = detector_class.builder(seed)
-                self.unhelped = not detector_class.stateless_matches
                 self._send()
             elif kind == "failed":
                 self.close()

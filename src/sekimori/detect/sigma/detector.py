@@ -449,7 +449,6 @@ class SigmaDetector(Detector):
 
     name: ClassVar[str] = SIGMA_NAME
     datasets: ClassVar[frozenset[str] | None] = SIGMA_DATASETS
-    stateless_matches: ClassVar[bool] = True
 
     def __init__(
         self,
