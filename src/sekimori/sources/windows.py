@@ -625,7 +625,9 @@ def _small_frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) 
 
 
 _TEXT = frozenset({str, type(None)})
-_WHOLE = frozenset({int, type(None)})
+# Values polars writes as text the way ``text`` does: whole numbers (the same
+# digits) and booleans ("true", "false"); each with a first value of its type.
+_WRITTEN_BY_POLARS = ((frozenset({int, type(None)}), 0), (frozenset({bool, type(None)}), False))
 
 
 def _text_column(name: str, values: list[Any], kinds: set[type]) -> pl.Series:
@@ -633,17 +635,17 @@ def _text_column(name: str, values: list[Any], kinds: set[type]) -> pl.Series:
 
     Polars looks for the first non-null value in Python: a column that
     starts with thousands of nulls is given a leading value to find, cut off
-    again. Whole numbers are written by polars (the same digits).
+    again.
     """
     if kinds <= _TEXT:
         return pl.Series(name, ["", *values], dtype=pl.String, strict=True).slice(1)
-    if kinds <= _WHOLE:
-        try:
-            numbers = pl.Series(name, [0, *values], strict=True).slice(1)
-        except (TypeError, OverflowError):  # beyond 128 bits, or needing more than one type
-            pass
-        else:
-            return numbers.cast(pl.String)
+    for types, first in _WRITTEN_BY_POLARS:
+        if kinds <= types:
+            try:
+                typed = pl.Series(name, [first, *values], strict=True).slice(1)
+            except (TypeError, OverflowError):  # beyond 128 bits, or needing two types
+                break
+            return typed.cast(pl.String)
     return pl.Series(name, [text(v) for v in values], dtype=pl.String, strict=True)
 
 
