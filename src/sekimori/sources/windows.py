@@ -2,7 +2,8 @@
 
 EVTX files, evtx_dump JSON and Winlogbeat/OTRF JSON all end here as flat
 records (``record_from_event_json``, ``record_from_winlogbeat``,
-``record_from_flat``) and then as batches (``WindowsBatcher``, one per channel):
+``record_from_flat``) and then as batches (``WindowsBatcher``, one per channel;
+``WindowsBatcher.take_event_json`` takes an evtx JSON event without the record):
 
 * ``event.code`` (EventID), ``winlog.channel``, ``winlog.provider_name``,
   ``winlog.record_id``, ``winlog.computer_name``;
