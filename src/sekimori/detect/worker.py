@@ -88,6 +88,8 @@ class WorkerRun:
     waiting: deque[tuple[int, EventBatch]] = field(default_factory=deque)
     # Batches sent and not yet answered: their number, rows, and where they are from.
     sent: deque[tuple[int, int, str]] = field(default_factory=deque)
+    # The batches sent before the worker said it was ready.
+    unready: list[tuple[int, EventBatch]] = field(default_factory=list)
     # The rows of both.
     rows_held: int = 0
     # What ``Detector.matches`` returned for a batch, until its turn to be built.
@@ -199,12 +201,18 @@ class WorkerRun:
             q.cancel_join_thread()
 
     def _send(self) -> None:
-        """Hand the worker the next batches, up to ``IN_FLIGHT`` in its hands."""
-        while self.waiting and len(self.sent) < IN_FLIGHT and self.ready and not self.ended:
+        """Hand the worker the next batches, up to ``IN_FLIGHT`` in its hands.
+
+        Also before it is ready: it takes them as soon as it is, while this
+        process reads on. Those are kept here until then, in case it never is.
+        """
+        while self.waiting and len(self.sent) < IN_FLIGHT and not self.ended:
             number, batch = self.waiting.popleft()
             data = batch.frame.write_ipc(None, compression="lz4").getvalue()
             self.requests.put(("batch", (batch.dataset, batch.path, data)))
             self.sent.append((number, batch.frame.height, batch.path or batch.dataset))
+            if not self.ready:
+                self.unready.append((number, batch))
 
     def _here(self) -> list[Finding]:
         """With the worker gone before it was ready: the waiting batches, detected here."""
@@ -230,6 +238,7 @@ class WorkerRun:
             if kind == "ready":
                 notes, detector_class, seed = body
                 self.ready = True
+                self.unready.clear()
                 self.notes.extend(notes)
                 self.build = detector_class.builder(seed)
                 self._send()
@@ -292,8 +301,11 @@ class WorkerRun:
     def _died(self) -> None:
         code = self.process.exitcode
         if not self.ready:
-            # No batch was sent yet: the detector runs here instead, and the
-            # hunt finds all it would have found.
+            # The detector runs here instead, on every batch given so far, and
+            # the hunt finds all it would have found.
+            self.waiting.extendleft(reversed(self.unready))
+            self.unready.clear()
+            self.sent.clear()
             log.warning(
                 "%s: worker process did not start (exit code %s); detecting in this process",
                 self.name,
