@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from sekimori.errors import StoreError
 from sekimori.findinglog import FindingLog
-from sekimori.model import Finding, Observable, Severity, Stage
+from sekimori.model import Finding, Observable, Severity, Stage, json_line
 
 
 def finding(second: float, host: str = "WS-07", rule: str = "r1", **kw: object) -> Finding:
@@ -120,3 +121,29 @@ def test_the_file_is_removed_when_closed() -> None:
 def test_a_log_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot create the findings log"):
         FindingLog(tmp_path / "no such folder")
+
+
+def test_output_lines_are_made_as_findings_come_and_kept() -> None:
+    made: list[str] = []
+
+    def render(f: Finding) -> str:
+        made.append(f.id)
+        return json_line(f)
+
+    with FindingLog(render=render) as log:
+        high = finding(1, severity=Severity.HIGH, evidence={"fields": {"Image": "ｗｏｒｄ.exe"}})
+        low = finding(0)
+        log.extend([high, low])
+        assert made == [high.id, low.id]
+        assert list(log.lines(render)) == [(low.id, json_line(low)), (high.id, json_line(high))]
+        assert made == [high.id, low.id]  # read back, not made again
+        assert [i for i, _ in log.lines(render, "severity >= ?", Severity.HIGH.rank)] == [high.id]
+        raised = replace(low, severity=Severity.CRITICAL)
+        log.replace(low.id, raised)
+        assert dict(log.lines(render))[raised.id] == json_line(raised)
+    # Without a renderer, the lines are made when read.
+    with FindingLog() as plain:
+        plain.extend([high])
+        assert list(plain.lines(json_line)) == [
+            (high.id, json.dumps(high.to_json(), ensure_ascii=False))
+        ]

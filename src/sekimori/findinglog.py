@@ -24,7 +24,7 @@ import pickle
 import sqlite3
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,8 @@ CREATE TABLE findings (
     dataset TEXT,
     stage TEXT,
     severity INTEGER NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    line TEXT
 )
 """
 _ORDER = "ORDER BY ts, host, rule, seq"
@@ -153,9 +154,17 @@ class FindingLog:
     Iterating yields ``Finding`` objects ordered by time, host and rule. A
     finding whose id is already in the log is ignored, as the hunt's
     detectors may report the same detection twice.
+
+    With ``render``, each finding's output line (``model.json_line``) is
+    made as it comes in and kept beside it (``lines``): a hunt adds findings
+    while it waits for its Sigma worker, and writes them out after
+    correlation, when nothing else can run.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, render: Callable[[Finding], str] | None = None
+    ) -> None:
+        self.render = render
         try:
             fd, name = tempfile.mkstemp(prefix="sekimori-findings-", suffix=".db", dir=directory)
         except OSError as exc:
@@ -190,6 +199,7 @@ class FindingLog:
 
     def extend(self, findings: Iterable[Finding]) -> None:
         """Add findings; the ones already in the log (same id) are ignored."""
+        render = self.render
         rows = []
         for f in findings:
             stage = f.kill_chain_stage
@@ -206,12 +216,13 @@ class FindingLog:
                     stage.value if stage else None,
                     f.severity.rank,
                     _dump(f),
+                    render(f) if render else None,
                 )
             )
         if rows:
             with self._guard(), self._db:
                 cursor = self._db.executemany(
-                    "INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
             self._count += cursor.rowcount
 
@@ -235,6 +246,19 @@ class FindingLog:
         ``severity`` (rank), ``host``, ``ts`` (microseconds since the epoch).
         """
         yield from self._read(f"SELECT doc FROM findings WHERE {condition} {_ORDER}", *params)
+
+    def lines(
+        self, render: Callable[[Finding], str], condition: str = "1", *params: object
+    ) -> Iterator[tuple[str, str]]:
+        """(id, output line) of the findings matching ``condition`` (as ``where``), in time order.
+
+        The lines kept as the findings came in (``FindingLog(render=…)``);
+        ``render`` makes those of the findings kept without one.
+        """
+        query = f"SELECT id, line, doc FROM findings WHERE {condition} {_ORDER}"
+        with self._guard():
+            for finding_id, line, blob in self._db.execute(query, params):
+                yield finding_id, render(_load(blob)) if line is None else line
 
     def _read(self, query: str, *params: object) -> Iterator[Finding]:
         with self._guard():

@@ -372,6 +372,19 @@ class Finding:
 FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
+# ``json.dumps(doc, ensure_ascii=False)``, without building an encoder per line, nor
+# looking for reference cycles: ``to_json`` builds each document afresh, a tree.
+JSON_LINE = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+
+def json_line(finding: Finding) -> str:
+    """``finding`` as a line of ``hunt --json``.
+
+    ``json.dumps(finding.to_json(), ensure_ascii=False)``, the same text.
+    """
+    return JSON_LINE.encode(finding.to_json())
+
+
 @lru_cache(maxsize=1024)
 def tactics_stage(tactics: tuple[str, ...]) -> Stage | None:
     """The earliest kill-chain stage the ATT&CK ``tactics`` imply, if any."""

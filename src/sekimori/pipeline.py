@@ -26,7 +26,7 @@ from sekimori.findinglog import FindingLog
 from sekimori.gcpause import fewer_collections
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
-from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severity
+from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severity, json_line
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
@@ -53,6 +53,9 @@ class HuntOptions:
     # The Sigma engine in a worker process (``detect/worker.py``); None: when it
     # pays off (``detect.sigma.launch.wants_worker``).
     parallel: bool | None = None
+    # Each finding's JSON line (``model.json_line``) is made as it is found, while
+    # the hunt waits for its worker, for ``FindingLog.lines`` after correlation.
+    json_lines: bool = False
 
 
 @dataclass(slots=True)
@@ -156,7 +159,11 @@ def run_hunt(
         if worker is not None:
             worker.close()
         raise
-    result = HuntResult(notes=notes, detector_runs=runs)
+    result = HuntResult(
+        notes=notes,
+        detector_runs=runs,
+        findings=FindingLog(render=json_line if options.json_lines else None),
+    )
     with fewer_collections():
         try:
             directory = _detect(paths, options, runs, result, progress)

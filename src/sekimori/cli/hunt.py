@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +15,15 @@ from rich.console import Console
 from sekimori.cli.console import table_console
 from sekimori.detect.sigma.launch import start_worker
 from sekimori.errors import SekimoriError
-from sekimori.model import DEFAULT_BATCH_SIZE, Finding, Incident, Severity, iso
+from sekimori.model import (
+    DEFAULT_BATCH_SIZE,
+    JSON_LINE,
+    Finding,
+    Incident,
+    Severity,
+    iso,
+    json_line,
+)
 
 if TYPE_CHECKING:
     from sekimori.detect.worker import WorkerRun
@@ -155,6 +162,7 @@ def hunt(
         tenant=tenant,
         batch_size=batch_size,
         parallel=parallel,
+        json_lines=as_json and not incidents,
     )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -168,14 +176,14 @@ def hunt(
 
     try:
         if as_json:
-            rows = (
-                (i.to_json() for i in result.incidents if i.severity.rank >= floor.rank)
-                if incidents
-                else _finding_documents(result, floor)
-            )
-            encode, write = _LINE.encode, sys.stdout.write
-            for row in rows:
-                write(encode(row) + "\n")
+            write = sys.stdout.write
+            if incidents:
+                for incident in result.incidents:
+                    if incident.severity.rank >= floor.rank:
+                        write(JSON_LINE.encode(incident.to_json()) + "\n")
+            else:
+                for line in _finding_lines(result, floor):
+                    write(line + "\n")
         else:
             out = table_console()
             _print_findings(out, result, floor, limit)
@@ -211,22 +219,20 @@ def _run(
         return run_hunt(paths, options, progress=lambda n: bar.advance(task, n), worker=worker)
 
 
-# ``json.dumps(row, ensure_ascii=False)``, without building an encoder per line,
-# nor looking for reference cycles: ``to_json`` builds each document afresh, a tree.
-_LINE = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+def _finding_lines(result: HuntResult, floor: Severity) -> Iterator[str]:
+    """The findings at or above ``floor`` as JSON lines of their contract form, with their incident.
 
-
-def _finding_documents(result: HuntResult, floor: Severity) -> Iterator[dict[str, Any]]:
-    """The findings at or above ``floor`` in their contract form, with their incident."""
+    The lines were made as the findings came (``HuntOptions.json_lines``); a
+    finding's incident goes in as the document's last key, as
+    ``doc["incident"] = {"id": …}`` would put it.
+    """
     # The ones below the floor are left on disk, not read back.
-    findings = result.findings.where("severity >= ?", floor.rank) if floor.rank else result.findings
     incident_of = result.incident_of
-    for finding in findings:
-        doc = finding.to_json()
-        incident = incident_of.get(finding.id)
+    for finding_id, line in result.findings.lines(json_line, "severity >= ?", floor.rank):
+        incident = incident_of.get(finding_id)
         if incident:
-            doc["incident"] = {"id": incident}
-        yield doc
+            line = f'{line[:-1]}, "incident": {JSON_LINE.encode({"id": incident})}}}'
+        yield line
 
 
 def _detail(finding: Finding) -> str:
