@@ -131,7 +131,8 @@ def test_output_lines_are_made_as_findings_come_and_kept() -> None:
         return json_line(f)
 
     with FindingLog(render=render) as log:
-        high = finding(1, severity=Severity.HIGH, evidence={"fields": {"Image": "ｗｏｒｄ.exe"}})
+        image = "ｗｏｒｄ\udcff.exe"  # a lone surrogate, as JSON input may carry
+        high = finding(1, severity=Severity.HIGH, evidence={"fields": {"Image": image}})
         low = finding(0)
         log.extend([high, low])
         assert made == [high.id, low.id]

@@ -46,7 +46,7 @@ CREATE TABLE findings (
     stage TEXT,
     severity INTEGER NOT NULL,
     doc BLOB NOT NULL,
-    line TEXT
+    line BLOB
 )
 """
 _ORDER = "ORDER BY ts, host, rule, seq"
@@ -216,7 +216,9 @@ class FindingLog:
                     stage.value if stage else None,
                     f.severity.rank,
                     _dump(f),
-                    render(f) if render else None,
+                    # As bytes: a text may hold lone surrogates (JSON input's
+                    # "\udcff"), which SQLite's text would refuse.
+                    render(f).encode("utf-8", "surrogatepass") if render else None,
                 )
             )
         if rows:
@@ -258,7 +260,10 @@ class FindingLog:
         query = f"SELECT id, line, doc FROM findings WHERE {condition} {_ORDER}"
         with self._guard():
             for finding_id, line, blob in self._db.execute(query, params):
-                yield finding_id, render(_load(blob)) if line is None else line
+                if line is None:
+                    yield finding_id, render(_load(blob))
+                else:
+                    yield finding_id, line.decode("utf-8", "surrogatepass")
 
     def _read(self, query: str, *params: object) -> Iterator[Finding]:
         with self._guard():
