@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,34 @@ def test_regression_data_json_matches_evtx() -> None:
         assert sorted(c for c in a.columns if c.startswith("winlog.event_data.")) == sorted(
             c for c in b.columns if c.startswith("winlog.event_data.")
         )
+
+
+def _sysmon(record_id: int, command_line: str) -> dict[str, object]:
+    system = {
+        "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+        "EventID": 1,
+        "EventRecordID": record_id,
+        "TimeCreated": {"#attributes": {"SystemTime": f"2024-01-01T00:00:0{record_id}Z"}},
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "WS-1",
+    }
+    data = {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": command_line}
+    return {"Event": {"System": system, "EventData": data}}
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_lone_surrogate_is_replaced_and_the_file_read_on(
+    tmp_path: Path, indent: int | None
+) -> None:
+    commands = ["cmd /c one", "abc\ud800def", "cmd /c three"]
+    events = [json.dumps(_sysmon(i, c), indent=indent) for i, c in enumerate(commands, 1)]
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(events) + "\n", encoding="ascii")
+    assert "\\ud800" in path.read_text()  # the escape the JSON decoder keeps as a lone surrogate
+    report, frame, _ = read_all(path)
+    assert report.error is None and report.skipped == 0 and report.events == 3
+    assert frame.sort("event.id")["process.command_line"].to_list() == [
+        "cmd /c one",
+        "abc\ufffddef",
+        "cmd /c three",
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -59,3 +60,27 @@ def test_slips_eve_file() -> None:
     assert frame.height == 5000
     assert (frame["event.kind"] == "alert").sum() == 745
     assert frame.filter(pl.col("event.kind") == "alert")["rule.id"].null_count() == 0
+
+
+def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None:
+    # a lone low surrogate: polars refuses the block, read again line by line
+    hosts = ["a.example.com", "b\udc00.example.com", "c.example.com"]
+    lines = [
+        {
+            "timestamp": f"2024-05-13T09:00:0{i}.000000+0000",
+            "event_type": "http",
+            "src_ip": "10.0.0.21",
+            "dest_ip": "203.0.113.50",
+            "http": {"hostname": host, "url": "/"},
+        }
+        for i, host in enumerate(hosts)
+    ]
+    path = tmp_path / "eve.json"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
+    report, frame, _ = read_all(path)
+    assert report.error is None and report.skipped == 0 and report.events == 3
+    assert frame["url.domain"].to_list() == [
+        "a.example.com",
+        "b\ufffd.example.com",
+        "c.example.com",
+    ]

@@ -180,3 +180,56 @@ def test_events_taken_whole_give_the_frames_of_their_records(
     for got, expected in zip(whole, records, strict=True):
         assert got.columns == expected.columns
         assert got.equals(expected)
+
+
+def _events_with(odd: str, other: str) -> list[dict[str, object]]:
+    """Events with ``odd`` in values, in EventData names and nested; ``other`` in a second name."""
+    events: list[dict[str, object]] = []
+    for i in range(300):  # more than a small frame: the columns are made one by one
+        data: dict[str, object] = {"Image": "a.exe", "ProcessId": i, "CommandLine": f"c{i}"}
+        if i % 50 == 7:
+            data["CommandLine"] = f"abc{odd}def"
+        if i % 50 == 8:
+            data[f"Name{odd}"] = "first"
+            data[f"Name{other}"] = "second"
+        if i % 50 == 9:
+            data["Nested"] = {"#text": [f"x{odd}", "y"]}
+        system = {
+            "EventID": 1,
+            "EventRecordID": i,
+            "TimeCreated": {"#attributes": {"SystemTime": f"2024-01-01T00:00:{i % 60:02d}Z"}},
+            "Channel": "Security",
+        }
+        events.append({"Event": {"System": system, "EventData": data}})
+    return events
+
+
+@pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.parametrize("batch_size", [50_000, 40])
+def test_lone_surrogates_become_replacement_characters(whole: bool, batch_size: int) -> None:
+    def frames(events: list[dict[str, object]]) -> list[pl.DataFrame]:
+        report = ReadReport(path="f", source="evtx_json")
+        batcher = windows.WindowsBatcher(ReadContext(batch_size=batch_size), "f", report)
+        batches = []
+        for i, doc in enumerate(events):
+            where = f"f:{i}"
+            if whole:
+                full = batcher.take_event_json(doc, where)
+            else:
+                full = batcher.take(record_from_event_json(doc, where))
+            if full:
+                batches += list(batcher.flush())
+        assert report.skipped == 0
+        return [b.frame for b in [*batches, *batcher.flush()]]
+
+    got, expected = (
+        frames(_events_with("\ud800", "\udfff")),
+        frames(_events_with("\ufffd", "\ufffd")),
+    )
+    assert sum(f.height for f in got) == 300
+    assert len(got) == len(expected)
+    for frame, other in zip(got, expected, strict=True):
+        assert frame.columns == other.columns
+        assert frame.equals(other)
+    commands = pl.concat(got, how="diagonal")["process.command_line"].to_list()
+    assert commands.count("abc\ufffddef") == 6

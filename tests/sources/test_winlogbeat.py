@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import shared_path
@@ -74,3 +75,31 @@ def test_otrf_tar_gz_with_trailing_byte() -> None:
     report, frame, _ = read_all(path)
     assert report.source == "winlogbeat" and report.error is None and report.skipped == 0
     assert frame.height == 1001
+
+
+def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None:
+    commands = ["cmd /c one", "abc\ud800def", "cmd /c three"]
+    lines = [
+        {
+            "@timestamp": f"2024-01-01T00:00:0{i}Z",
+            "winlog": {
+                "channel": "Microsoft-Windows-Sysmon/Operational",
+                "event_id": 1,
+                "record_id": i,
+                "computer_name": "WS-1",
+                "event_data": {"Image": "C:\\cmd.exe", "CommandLine": command},
+            },
+        }
+        for i, command in enumerate(commands, 1)
+    ]
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
+    assert "\\ud800" in path.read_text()  # the escape the JSON decoder keeps as a lone surrogate
+    report, frame, _ = read_all(path)
+    assert report.source == "winlogbeat" and report.error is None
+    assert report.skipped == 0 and report.events == 3
+    assert frame.sort("event.id")["process.command_line"].to_list() == [
+        "cmd /c one",
+        "abc\ufffddef",
+        "cmd /c three",
+    ]

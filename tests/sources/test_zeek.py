@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -245,3 +246,21 @@ def test_corelight_stream_names_the_log(tmp_path: Path) -> None:
     assert datasets == ["zeek.dns", "zeek.conn"]
     assert "zeek.dns.@system" not in frame.columns
     assert "zeek.dns.conn_state" not in frame.columns
+
+
+def test_lone_surrogate_in_json_lines_is_replaced_and_the_file_read_on(tmp_path: Path) -> None:
+    # a lone low surrogate: polars refuses the block, read again line by line
+    queries = ["a.example.com", "b\udc00.example.com", "c.example.com"]
+    lines = [
+        {"_path": "dns", "ts": 1715590801.0 + i, "uid": f"C{i}", "query": query}
+        for i, query in enumerate(queries)
+    ]
+    path = tmp_path / "dns.log"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
+    report, frame, _ = read_all(path)
+    assert report.error is None and report.skipped == 0 and report.events == 3
+    assert frame["dns.question.name"].to_list() == [
+        "a.example.com",
+        "b\ufffd.example.com",
+        "c.example.com",
+    ]

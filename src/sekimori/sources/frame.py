@@ -9,6 +9,7 @@ the required columns last so that every source ends the same way.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 
 import polars as pl
@@ -40,6 +41,20 @@ _ISO_FORMATS_NAIVE = (
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
 )
+
+
+# A UTF-16 surrogate code point: in a Python text, a lone one (a pair decodes to one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    r"""``text`` with each lone surrogate replaced by U+FFFD, the text polars can hold.
+
+    The JSON decoder keeps a lone surrogate escape (``"\ud800"``) as is, and
+    polars cannot encode it to UTF-8; U+FFFD is what bad UTF-8 bytes become
+    elsewhere in the readers (``bytes.decode(errors="replace")``).
+    """
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def iso_to_datetime(expr: pl.Expr) -> pl.Expr:

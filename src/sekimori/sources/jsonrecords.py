@@ -20,6 +20,7 @@ import polars as pl
 
 from sekimori.sources.base import ReadReport
 from sekimori.sources.container import iter_line_chunks
+from sekimori.sources.frame import replace_surrogates
 
 # Between records: whitespace, array brackets and commas.
 _GAP = re.compile(r"[\s,\[\]]*")
@@ -359,7 +360,7 @@ def _slow_frame(first: int, chunk: bytes, where: str, report: ReadReport) -> pl.
         if not value:
             report.skip(f"{where}:{number}", "empty JSON object")
             continue
-        good.append(json.dumps(value, ensure_ascii=False).encode())
+        good.append(_utf8_json(value))
         lines.append(number)
     if not good:
         return None
@@ -369,6 +370,15 @@ def _slow_frame(first: int, chunk: bytes, where: str, report: ReadReport) -> pl.
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
         frame = _as_text_frame(good)
     return frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
+
+
+def _utf8_json(value: dict[str, Any]) -> bytes:
+    """``value`` as UTF-8 JSON; a lone surrogate (kept by the decoder) becomes U+FFFD."""
+    dumped = json.dumps(value, ensure_ascii=False)
+    try:
+        return dumped.encode()
+    except UnicodeEncodeError:
+        return replace_surrogates(dumped).encode()
 
 
 def _as_text_frame(lines: list[bytes]) -> pl.DataFrame:

@@ -29,7 +29,13 @@ import polars as pl
 
 from sekimori.model import EVENT_ID, HOST_NAME, TIMESTAMP, EventBatch
 from sekimori.sources.base import ReadContext, ReadReport
-from sekimori.sources.frame import add_mapped, finish, iso_text_to_datetime, null_if_blank
+from sekimori.sources.frame import (
+    add_mapped,
+    finish,
+    iso_text_to_datetime,
+    null_if_blank,
+    replace_surrogates,
+)
 
 DATASET = "windows"
 EVENT_DATA = "winlog.event_data."
@@ -572,8 +578,54 @@ def _frame_batch(
     return finish(frame, dataset=DATASET, ctx=ctx, path=path)
 
 
-def _frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) -> pl.DataFrame:
-    """Rows as a text frame: rows in order, columns in first-seen order, ``WHERE`` first.
+Groups = Mapping[tuple[str, ...], tuple[list[int], list[Row]]]
+
+
+def _frame(groups: Groups) -> pl.DataFrame:
+    r"""Rows as a text frame: rows in order, columns in first-seen order, ``WHERE`` first.
+
+    A text with a lone surrogate (from a ``"\ud800"`` escape in JSON), which
+    polars refuses, is kept with U+FFFD in its place: such texts are rare, so
+    the rows are only looked at when polars has refused one.
+    """
+    try:
+        return _text_frame(groups)
+    except UnicodeEncodeError:
+        return _text_frame(_without_surrogates(groups))
+
+
+def _without_surrogates(groups: Groups) -> Groups:
+    """``groups`` with lone surrogates in names and texts replaced.
+
+    Two names that differ only in their surrogates become one: the later
+    value wins, as for a key given twice in a JSON object.
+    """
+    replaced: dict[tuple[str, ...], tuple[list[int], list[Row]]] = {}
+    for names, (numbers, rows) in groups.items():
+        new_names = tuple(map(replace_surrogates, names))
+        if len(set(new_names)) < len(new_names):
+            last = dict(zip(new_names, range(len(new_names)), strict=True))
+            new_names = tuple(last)
+            rows = [tuple(row[i] for i in last.values()) for row in rows]
+        group = replaced.setdefault(new_names, ([], []))
+        group[0].extend(numbers)
+        group[1].extend(tuple(map(_without_surrogate, row)) for row in rows)
+    return replaced
+
+
+def _without_surrogate(value: Any) -> Any:
+    """A value of a row, its text (as ``text`` gives it) with lone surrogates replaced."""
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else replace_surrogates(value)
+    if value is None or kind is int or kind is bool:  # made text by polars, as before
+        return value
+    shown = text(value)
+    return shown if shown is None else replace_surrogates(shown)
+
+
+def _text_frame(groups: Groups) -> pl.DataFrame:
+    """``_frame``, or ``UnicodeEncodeError`` for a text with a lone surrogate.
 
     The rows of one kind (the same column names) are turned into columns at
     once and laid one kind after the other, without a Python loop per value;
@@ -611,7 +663,7 @@ def _frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) -> pl.
 _SMALL_FRAME = 128
 
 
-def _small_frame(groups: Mapping[tuple[str, ...], tuple[list[int], list[Row]]]) -> pl.DataFrame:
+def _small_frame(groups: Groups) -> pl.DataFrame:
     """``_frame`` of a few rows, through records."""
     order: dict[str, None] = {WHERE: None, TIMESTAMP: None}
     records: dict[int, Record] = {}
