@@ -37,13 +37,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sekimori.detect.base import Detector, FindingBuilder, wants_dataset
 from sekimori.detect.runner import DetectorRun, note_error
 from sekimori.errors import SekimoriError
 from sekimori.gcpause import fewer_collections
 from sekimori.model import EventBatch, Finding
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +88,12 @@ class WorkerRun:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # Batches given and not yet sent (with their number, in the order given).
-    waiting: deque[tuple[int, EventBatch]] = field(default_factory=deque)
+    # Each as it travels (``_Packed``): LZ4 Arrow IPC takes a fraction of the frame's memory.
+    waiting: deque[tuple[int, _Packed]] = field(default_factory=deque)
     # Batches sent and not yet answered: their number, rows, and where they are from.
     sent: deque[tuple[int, int, str]] = field(default_factory=deque)
     # The batches sent before the worker said it was ready.
-    unready: list[tuple[int, EventBatch]] = field(default_factory=list)
+    unready: list[tuple[int, _Packed]] = field(default_factory=list)
     # The rows of both.
     rows_held: int = 0
     # What ``Detector.matches`` returned for a batch, until its turn to be built.
@@ -146,7 +150,7 @@ class WorkerRun:
             return []
         if self.ended:
             return self._here() + (self.local.detect(batch) if self.local else [])
-        self.waiting.append((self.given, batch))
+        self.waiting.append((self.given, _Packed.of(batch)))
         self.given += 1
         self.rows_held += batch.frame.height
         self._send()
@@ -207,19 +211,18 @@ class WorkerRun:
         process reads on. Those are kept here until then, in case it never is.
         """
         while self.waiting and len(self.sent) < IN_FLIGHT and not self.ended:
-            number, batch = self.waiting.popleft()
-            data = batch.frame.write_ipc(None, compression="lz4").getvalue()
-            self.requests.put(("batch", (batch.dataset, batch.path, data)))
-            self.sent.append((number, batch.frame.height, batch.path or batch.dataset))
+            number, packed = self.waiting.popleft()
+            self.requests.put(("batch", (packed.dataset, packed.path, packed.data)))
+            self.sent.append((number, packed.rows, packed.path or packed.dataset))
             if not self.ready:
-                self.unready.append((number, batch))
+                self.unready.append((number, packed))
 
     def _here(self) -> list[Finding]:
         """With the worker gone before it was ready: the waiting batches, detected here."""
         found: list[Finding] = []
         while self.local is not None and self.waiting:
-            _number, batch = self.waiting.popleft()
-            found.extend(self.local.detect(batch))
+            _number, packed = self.waiting.popleft()
+            found.extend(self.local.detect(packed.batch()))
         return found
 
     def _collect(self, block: bool) -> None:
@@ -327,6 +330,31 @@ class WorkerRun:
         self.ended = True
 
 
+@dataclass(frozen=True, slots=True)
+class _Packed:
+    """A batch as it travels to the worker: its frame as LZ4-compressed Arrow IPC."""
+
+    dataset: str
+    path: str | None
+    data: bytes
+    rows: int
+
+    @classmethod
+    def of(cls, batch: EventBatch) -> _Packed:
+        data = batch.frame.write_ipc(None, compression="lz4").getvalue()
+        return cls(batch.dataset, batch.path, data, batch.frame.height)
+
+    def batch(self) -> EventBatch:
+        """The batch again."""
+        return EventBatch(self.dataset, _frame(self.data), path=self.path)
+
+
+def _frame(data: bytes) -> pl.DataFrame:
+    import polars as pl  # imported by the worker, not by a hunt that starts it
+
+    return pl.read_ipc(io.BytesIO(data))
+
+
 @contextmanager
 def _main_script_hidden() -> Iterator[None]:
     """Keep ``spawn`` from running the hunt's main script again in the worker.
@@ -371,13 +399,11 @@ def _answer(
     run: DetectorRun, requests: Queue[tuple[str, Any]], replies: Queue[tuple[str, Any]]
 ) -> None:
     """Batches in, findings out, until the hunt says it is finished."""
-    import polars as pl
-
     while True:
         kind, body = requests.get()
         if kind == "batch":
             dataset, path, data = body
-            batch = EventBatch(dataset, pl.read_ipc(io.BytesIO(data)), path=path)
+            batch = EventBatch(dataset, _frame(data), path=path)
             del data, body
             replies.put(("found", run.matches(batch)))
             continue
