@@ -212,6 +212,29 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     assert len(worker.errors) == 1
     assert "worker process ended (exit code -9)" in worker.errors[0]
     assert not worker.process.is_alive()
+    # What it had not answered was evaluated here: no WS-01 event is lost.
+    here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
+    events = {f.event_id for f in here if f.host_name == "WS-01"}
+    assert {f.event_id for f in found if f.host_name == "WS-01"} == events
+    assert "evaluated in this process instead" in worker.errors[0]
+
+
+def test_a_stateless_detector_goes_on_exactly_after_its_worker_dies() -> None:
+    """Sigma's way: the builder here keeps the state, so nothing differs, not even the end."""
+    batches = _batches(5, 10)
+    here_run = DetectorRun.start(SplitDetector("WS-02"))
+    here = _run(here_run, batches)
+    kind = SplitDetector
+    worker = WorkerRun.start(partial(kind, "WS-02"), kind.name, kind.datasets, 10)
+    found = run_all([worker], batches[0])
+    worker.wait_ready()
+    worker.process.kill()
+    for batch in batches[1:]:
+        found += run_all([worker], batch)
+    found += worker.finish()
+    built = [f for f in found if f.host_name != "summary"]
+    assert [f.id for f in built] == [f.id for f in here if f.host_name != "summary"]
+    assert any("worker process ended" in e for e in worker.errors)
 
 
 def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None:

@@ -90,10 +90,8 @@ class WorkerRun:
     # Batches given and not yet sent (with their number, in the order given).
     # Each as it travels (``_Packed``): LZ4 Arrow IPC takes a fraction of the frame's memory.
     waiting: deque[tuple[int, _Packed]] = field(default_factory=deque)
-    # Batches sent and not yet answered: their number, rows, and where they are from.
-    sent: deque[tuple[int, int, str]] = field(default_factory=deque)
-    # The batches sent before the worker said it was ready.
-    unready: list[tuple[int, _Packed]] = field(default_factory=list)
+    # Batches sent and not yet answered, kept until they are, in case the worker dies.
+    sent: deque[tuple[int, _Packed]] = field(default_factory=deque)
     # The rows of both.
     rows_held: int = 0
     # What ``Detector.matches`` returned for a batch, until its turn to be built.
@@ -108,6 +106,8 @@ class WorkerRun:
     last: list[Finding] = field(default_factory=list)
     # The detector in this process, when the worker could not start.
     local: DetectorRun | None = None
+    # The detector in this process that evaluates what a worker that died left.
+    rescue: DetectorRun | None = None
     # Builds the findings of a batch from what the worker sends: ``Detector.builder``
     # of the detector's class, which the worker names once it is ready.
     build: FindingBuilder = field(default_factory=Detector.builder)
@@ -149,7 +149,10 @@ class WorkerRun:
         if batch.frame.height == 0 or not wants_dataset(self.datasets, batch.dataset):
             return []
         if self.ended:
-            return self._here() + (self.local.detect(batch) if self.local else [])
+            if self.rescue is not None:
+                self.parts[self.given] = (self.rescue.matches(batch), _where(batch))
+                self.given += 1
+            return self._here() + (self.local.detect(batch) if self.local else self._findings())
         self.waiting.append((self.given, _Packed.of(batch)))
         self.given += 1
         self.rows_held += batch.frame.height
@@ -183,6 +186,12 @@ class WorkerRun:
             self.seconds, self.batches, self.findings = local.seconds, local.batches, local.findings
             self.errors.extend(local.errors)
             return
+        rescue = self.rescue
+        if rescue is not None:
+            yield from rescue.finish()
+            self.seconds += rescue.seconds
+            self.batches += rescue.batches
+            self.errors.extend(e for e in rescue.errors if e not in self.errors)
         yield from self._build_finish()
 
     def wait_ready(self) -> None:
@@ -213,16 +222,17 @@ class WorkerRun:
         while self.waiting and len(self.sent) < IN_FLIGHT and not self.ended:
             number, packed = self.waiting.popleft()
             self.requests.put(("batch", (packed.dataset, packed.path, packed.data)))
-            self.sent.append((number, packed.rows, packed.path or packed.dataset))
-            if not self.ready:
-                self.unready.append((number, packed))
+            self.sent.append((number, packed))
 
     def _here(self) -> list[Finding]:
-        """With the worker gone before it was ready: the waiting batches, detected here."""
+        """With the worker gone: the batches it did not answer, evaluated here."""
         found: list[Finding] = []
         while self.local is not None and self.waiting:
             _number, packed = self.waiting.popleft()
             found.extend(self.local.detect(packed.batch()))
+        while self.rescue is not None and self.waiting:
+            number, packed = self.waiting.popleft()
+            self.parts[number] = (self.rescue.matches(packed.batch()), packed.where)
         return found
 
     def _collect(self, block: bool) -> None:
@@ -241,7 +251,6 @@ class WorkerRun:
             if kind == "ready":
                 notes, detector_class, seed = body
                 self.ready = True
-                self.unready.clear()
                 self.notes.extend(notes)
                 self.build = detector_class.builder(seed)
                 self._send()
@@ -250,9 +259,9 @@ class WorkerRun:
                 error, message, where = body
                 raise error(message, where)
             elif kind == "found":
-                number, rows, where = self.sent.popleft()
-                self.rows_held -= rows
-                self.parts[number] = (body, where)
+                number, packed = self.sent.popleft()
+                self.rows_held -= packed.rows
+                self.parts[number] = (body, packed.where)
                 self._send()
             elif kind == "done":
                 self.last, seconds, batches, findings, errors = body
@@ -303,12 +312,11 @@ class WorkerRun:
 
     def _died(self) -> None:
         code = self.process.exitcode
+        # Its batches are evaluated here instead: the hunt finds all it would have found.
+        self.waiting.extendleft(reversed(self.sent))
+        self.sent.clear()
+        self.rows_held = 0
         if not self.ready:
-            # The detector runs here instead, on every batch given so far, and
-            # the hunt finds all it would have found.
-            self.waiting.extendleft(reversed(self.unready))
-            self.unready.clear()
-            self.sent.clear()
             log.warning(
                 "%s: worker process did not start (exit code %s); detecting in this process",
                 self.name,
@@ -318,16 +326,24 @@ class WorkerRun:
             self.local = DetectorRun.start(detector)
             self.notes.extend(detector.notes())
             self.ready = self.ended = True
-            self.rows_held = 0
             return
-        lost = len(self.sent) + len(self.waiting)
+        self.ended = True
+        try:
+            # Sigma's ``matches`` need no state (the builder here keeps it): the
+            # same detector built here goes on exactly where the worker stopped.
+            # A detector whose ``matches`` keep state starts it afresh.
+            self.rescue = DetectorRun.start(self.recipe())
+            fate = "evaluated in this process instead"
+        except Exception:  # the worker's end is the error reported
+            log.debug("detector %s could not be built here", self.name, exc_info=True)
+            fate = "not evaluated"
+            self.waiting.clear()
         text = (
-            f"{self.name}: worker process ended (exit code {code}) with {lost} "
-            "batch(es) not evaluated"
+            f"{self.name}: worker process ended (exit code {code}); "
+            f"{len(self.waiting)} batch(es) {fate}"
         )
         self.errors.append(text)
         log.warning("detector failed: %s", text)
-        self.ended = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,9 +360,18 @@ class _Packed:
         data = batch.frame.write_ipc(None, compression="lz4").getvalue()
         return cls(batch.dataset, batch.path, data, batch.frame.height)
 
+    @property
+    def where(self) -> str:
+        """The batch's path, or its dataset."""
+        return self.path or self.dataset
+
     def batch(self) -> EventBatch:
         """The batch again."""
         return EventBatch(self.dataset, _frame(self.data), path=self.path)
+
+
+def _where(batch: EventBatch) -> str:
+    return batch.path or batch.dataset
 
 
 def _frame(data: bytes) -> pl.DataFrame:
