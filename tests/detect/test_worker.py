@@ -145,6 +145,17 @@ def _run(run: Run, batches: list[EventBatch]) -> list[Finding]:
     return found
 
 
+def _run_killed_after_first(worker: WorkerRun, batches: list[EventBatch]) -> list[Finding]:
+    """A run whose worker is killed once it is ready and has the first batch."""
+    found = run_all([worker], batches[0])
+    worker.wait_ready()
+    worker.process.kill()
+    for batch in batches[1:]:
+        found += run_all([worker], batch)
+    found += worker.finish()
+    return found
+
+
 def test_the_worker_finds_what_the_process_finds_in_the_same_order() -> None:
     batches = [*_batches(7, 50), EventBatch("zeek.conn", _batches(1, 5)[0].frame)]
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
@@ -203,12 +214,7 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
         partial(CountingDetector, "WS-01"), CountingDetector.name, CountingDetector.datasets, 10
     )
     batches = _batches(4, 10)
-    found = run_all([worker], batches[0])
-    worker.wait_ready()
-    worker.process.kill()
-    for batch in batches[1:]:
-        found += run_all([worker], batch)
-    found += worker.finish()
+    found = _run_killed_after_first(worker, batches)
     assert len(worker.errors) == 1
     assert "worker process ended (exit code -9)" in worker.errors[0]
     assert not worker.process.is_alive()
@@ -226,12 +232,7 @@ def test_a_stateless_detector_goes_on_exactly_after_its_worker_dies() -> None:
     here = _run(here_run, batches)
     kind = SplitDetector
     worker = WorkerRun.start(partial(kind, "WS-02"), kind.name, kind.datasets, 10)
-    found = run_all([worker], batches[0])
-    worker.wait_ready()
-    worker.process.kill()
-    for batch in batches[1:]:
-        found += run_all([worker], batch)
-    found += worker.finish()
+    found = _run_killed_after_first(worker, batches)
     built = [f for f in found if f.host_name != "summary"]
     assert [f.id for f in built] == [f.id for f in here if f.host_name != "summary"]
     assert any("worker process ended" in e for e in worker.errors)
