@@ -6,16 +6,16 @@ turns on one CPU; with the engine in a worker process, the next batch is
 read while the last one is evaluated.
 
 The worker builds the detector itself, from a recipe (a picklable callable,
-such as ``sigma.launch.sigma_recipe``'s), and owns it and
-its state for the whole run: batches go to it in the order they were read,
-and what it matched comes back in that order, so a hunt finds the same with
-or without it. The worker does the detector's ``matches``; this process
-builds the findings from them (``Detector.builder``), as it has time to
-while the worker evaluates the next batch. Inside, an ordinary
-``DetectorRun`` runs the detector, so a detector error is reported the same
-way too. Batches of at most
-``max_rows`` rows in all wait for the worker: when reading is faster than
-detection, reading waits, and memory stays bounded.
+such as ``sigma.launch.sigma_recipe``'s), and owns it for the whole run:
+batches go to it in the order they were read, and what it matched comes back
+in that order. The worker does the detector's ``matches``; this process
+builds the findings from them (``Detector.builder``), and keeps the state
+they need, as it has time to while the worker evaluates the next batch; so
+a hunt finds the same with or without it, and after it, if it dies. Inside,
+an ordinary ``DetectorRun`` runs the detector, so a detector error is
+reported the same way too. Batches of at most ``max_rows`` rows in all wait
+for the worker: when reading is faster than detection, reading waits, and
+memory stays bounded.
 
 A batch travels as Arrow IPC, LZ4-compressed: a tenth of the time of
 pickling the frame, and a tenth of the bytes through the pipe.
@@ -69,10 +69,11 @@ class WorkerRun:
 
     ``notes`` are the detector's (``Detector.notes``), known once the worker
     has built it; ``errors`` are the run's errors, as for a
-    ``DetectorRun``, and a worker that dies is one of them; a worker that
-    dies before it is ready leaves the detector to this process. A detector
-    that cannot be built raises its error (``SekimoriError``) in the hunt, at
-    the first batch or at ``finish``.
+    ``DetectorRun``. A worker that dies before it is ready leaves the
+    detector to this process; one that dies later is an error, and the
+    batches it did not answer, and the ones after, are evaluated by the
+    detector built here. A detector that cannot be built raises its error
+    (``SekimoriError``) in the hunt, at the first batch or at ``finish``.
     """
 
     name: str
