@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -238,6 +239,23 @@ def test_a_stateless_detector_goes_on_exactly_after_its_worker_dies() -> None:
     assert any("worker process ended" in e for e in worker.errors)
 
 
+def _only_elsewhere(parent: int) -> Detector:
+    """A ``CountingDetector`` that cannot be built in the process ``parent``."""
+    if os.getpid() == parent:
+        raise RuleError("rules unreadable here", where="/rules")
+    return CountingDetector("WS-01")
+
+
+def test_a_dead_worker_whose_detector_cannot_be_built_here_says_what_was_lost() -> None:
+    recipe = partial(_only_elsewhere, os.getpid())
+    worker = WorkerRun.start(recipe, CountingDetector.name, CountingDetector.datasets, 10)
+    _run_killed_after_first(worker, _batches(4, 10))
+    (error,) = worker.errors
+    assert error.startswith("counting: worker process ended (exit code -9); ")
+    # Counted when it was found dead: the batches then sent or waiting.
+    assert re.search(r"; [1-4] batch\(es\) not evaluated, nor the ones after$", error)
+
+
 def test_a_worker_that_cannot_start_leaves_the_detector_to_the_process() -> None:
     batches = _batches(3, 10)
     here = _run(DetectorRun.start(CountingDetector("WS-01")), batches)
@@ -260,7 +278,7 @@ def test_a_script_without_a_main_guard_gets_its_worker(tmp_path: Path) -> None:
         "kind = CountingDetector\n"
         "worker = WorkerRun.start(partial(kind, 'WS-01'), kind.name, kind.datasets, 100)\n"
         "found = _run(worker, _batches(2, 10))\n"
-        "print(len(found), worker.local is None, worker.errors)\n",
+        "print(len(found), worker.rescue is None, worker.errors)\n",
         encoding="utf-8",
     )
     root = Path(__file__).resolve().parents[2]

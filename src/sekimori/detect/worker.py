@@ -105,9 +105,8 @@ class WorkerRun:
     done: bool = False
     # The worker's own end-of-run findings.
     last: list[Finding] = field(default_factory=list)
-    # The detector in this process, when the worker could not start.
-    local: DetectorRun | None = None
-    # The detector in this process that evaluates what a worker that died left.
+    # The detector in this process that evaluates what a worker that died (or did
+    # not start) left.
     rescue: DetectorRun | None = None
     # Builds the findings of a batch from what the worker sends: ``Detector.builder``
     # of the detector's class, which the worker names once it is ready.
@@ -151,9 +150,10 @@ class WorkerRun:
             return []
         if self.ended:
             if self.rescue is not None:
-                self.parts[self.given] = (self.rescue.matches(batch), _where(batch))
+                where = batch.path or batch.dataset
+                self.parts[self.given] = (self.rescue.matches(batch), where)
                 self.given += 1
-            return self._here() + (self.local.detect(batch) if self.local else self._findings())
+            return self._findings()
         self.waiting.append((self.given, _Packed.of(batch)))
         self.given += 1
         self.rows_held += batch.frame.height
@@ -161,7 +161,8 @@ class WorkerRun:
         self._collect(block=False)
         while self.rows_held > self.max_rows and not self.ended:
             self._collect(block=True)
-        return self._here() + self._findings()
+        self._here()
+        return self._findings()
 
     def finish(self) -> Iterator[Finding]:
         """Every finding still to come, the end-of-run ones included; then stop the worker.
@@ -178,15 +179,9 @@ class WorkerRun:
         while not self.ended:
             self._collect(block=True)
         self.close()
-        yield from self._here()
+        self._here()
         yield from self._findings(all_left=True)
         yield from self.last
-        if self.local is not None:
-            local = self.local
-            yield from local.finish()
-            self.seconds, self.batches, self.findings = local.seconds, local.batches, local.findings
-            self.errors.extend(local.errors)
-            return
         rescue = self.rescue
         if rescue is not None:
             yield from rescue.finish()
@@ -218,23 +213,19 @@ class WorkerRun:
         """Hand the worker the next batches, up to ``IN_FLIGHT`` in its hands.
 
         Also before it is ready: it takes them as soon as it is, while this
-        process reads on. Those are kept here until then, in case it never is.
+        process reads on. Each is kept here until answered, in case the worker
+        dies.
         """
         while self.waiting and len(self.sent) < IN_FLIGHT and not self.ended:
             number, packed = self.waiting.popleft()
             self.requests.put(("batch", (packed.dataset, packed.path, packed.data)))
             self.sent.append((number, packed))
 
-    def _here(self) -> list[Finding]:
+    def _here(self) -> None:
         """With the worker gone: the batches it did not answer, evaluated here."""
-        found: list[Finding] = []
-        while self.local is not None and self.waiting:
-            _number, packed = self.waiting.popleft()
-            found.extend(self.local.detect(packed.batch()))
         while self.rescue is not None and self.waiting:
             number, packed = self.waiting.popleft()
             self.parts[number] = (self.rescue.matches(packed.batch()), packed.where)
-        return found
 
     def _collect(self, block: bool) -> None:
         """Take the replies waiting (with ``block``: at least one reply, or death)."""
@@ -317,6 +308,8 @@ class WorkerRun:
         self.waiting.extendleft(reversed(self.sent))
         self.sent.clear()
         self.rows_held = 0
+        self.ended = True
+        left = len(self.waiting)
         if not self.ready:
             log.warning(
                 "%s: worker process did not start (exit code %s); detecting in this process",
@@ -324,11 +317,11 @@ class WorkerRun:
                 code,
             )
             detector = self.recipe()
-            self.local = DetectorRun.start(detector)
             self.notes.extend(detector.notes())
-            self.ready = self.ended = True
+            self.build = type(detector).builder(detector.builder_seed())
+            self.ready = True
+            self.rescue = DetectorRun.start(detector)
             return
-        self.ended = True
         try:
             # Sigma's ``matches`` need no state (the builder here keeps it): the
             # same detector built here goes on exactly where the worker stopped.
@@ -337,12 +330,9 @@ class WorkerRun:
             fate = "evaluated in this process instead"
         except Exception:  # the worker's end is the error reported
             log.debug("detector %s could not be built here", self.name, exc_info=True)
-            fate = "not evaluated"
+            fate = "not evaluated, nor the ones after"
             self.waiting.clear()
-        text = (
-            f"{self.name}: worker process ended (exit code {code}); "
-            f"{len(self.waiting)} batch(es) {fate}"
-        )
+        text = f"{self.name}: worker process ended (exit code {code}); {left} batch(es) {fate}"
         self.errors.append(text)
         log.warning("detector failed: %s", text)
 
@@ -369,10 +359,6 @@ class _Packed:
     def batch(self) -> EventBatch:
         """The batch again."""
         return EventBatch(self.dataset, _frame(self.data), path=self.path)
-
-
-def _where(batch: EventBatch) -> str:
-    return batch.path or batch.dataset
 
 
 def _frame(data: bytes) -> pl.DataFrame:
