@@ -496,16 +496,11 @@ class SigmaDetector(Detector):
         matched = Matched(batch.dataset)
         if not self.wants(batch.dataset) or batch.frame.height == 0:
             return matched
-        rows: _Rows | None = None
         for match in evaluate(batch.frame, self.groups, keep=self._keep):
             if match.rule.output:
                 matched.add(match)
-            correlations = self._correlations_of.get(match.rule.key)
-            if correlations:
-                if rows is None or rows.frame is not match.rows:
-                    rows = _Rows(match.rows)
-                for index in correlations:
-                    matched.occurrences.append((index, self._occurrences(index, match, rows)))
+            for index in self._correlations_of.get(match.rule.key, ()):
+                matched.occurrences.append((index, self._occurrences(index, match)))
         return matched
 
     def builder_seed(self) -> tuple[CompiledCorrelation, ...]:
@@ -529,15 +524,21 @@ class SigmaDetector(Detector):
             return SigmaFindings(correlations, state)
         return SigmaFindings(correlations)
 
-    def _occurrences(self, index: int, match: Match, rows: _Rows) -> list[Occurrence]:
+    def _occurrences(self, index: int, match: Match) -> list[Occurrence]:
         corr = self.ruleset.correlations[index]
         key = match.rule.key
         ref = corr.refs[key]
         group_cols = [column_name(f) for f in corr.group_fields.get(key, ())]
         value_field = corr.value_fields.get(key)
+        # Only the columns an occurrence keeps, of the rule's rows only (the
+        # findings' builder converts the rows it needs itself).
+        wanted = [TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, LOG_FILE_PATH, *group_cols]
+        if value_field:
+            wanted.append(column_name(value_field))
+        present = [c for c in dict.fromkeys(wanted) if c in match.rows.schema]
+        rows = match.rows[list(match.indices)].select(present)
         out = []
-        for i in match.indices:
-            row = rows.dicts[i]
+        for row in rows.iter_rows(named=True):
             out.append(
                 Occurrence(
                     timestamp=_timestamp(row),
