@@ -30,11 +30,6 @@ from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severit
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
-# The Sigma engine runs in a worker process, when there is a second CPU, for
-# this much input (bytes) and this many rule files in the ``--rules`` folders:
-# with fewer events or rules (the bundled pack alone), detection is cheap next
-# to reading, and the worker's start-up and the batches' trip cost more than
-# it saves.
 # Findings whose observables were decoded rather than seen on the wire.
 OBSERVABLE_DATASETS = frozenset({"windows", "email"})
 INTEL = "sekimori-intel"
