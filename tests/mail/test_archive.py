@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
+import os
 import zipfile
 
 from sekimori.mail.archive import analyze_7z, analyze_gzip, analyze_zip
 from sekimori.mail.context import Limits, ScanContext
+from sekimori.samples.archive import build_zip, make_member, write_zip
 from tests.conftest import shared_path
 from tests.mail.helpers import aes_zip, plain_zip
 
@@ -39,6 +42,27 @@ def test_zipcrypto_and_aes_fixtures() -> None:
         result = analyze_zip(data, name, ScanContext(passwords=("infected", "password")))
         assert ids(result) == ["archive.password_from_body"], name
         assert len(result.children) == 4
+
+
+def test_zipcrypto_members_decrypt_whole() -> None:
+    # Deflated and stored, larger than a read chunk: the C decrypter keeps its keys across reads.
+    big = os.urandom(300_000)
+    data = build_zip({"a.bin": big, "b.txt": b"x" * 70_000}, "Gd82kLp", aes=False)
+    result = analyze_zip(data, "x.zip", ScanContext(passwords=("nope", "Gd82kLp")))
+    assert ids(result) == ["archive.password_from_body"]
+    assert [c.data for c in result.children] == [big, b"x" * 70_000]
+
+
+def test_zipcrypto_member_with_a_bad_crc_is_corrupt_not_a_crash() -> None:
+    good = make_member("a.txt", b"hello", password=b"pw", compress=False)
+    bad = make_member("b.txt", b"world", password=b"pw", compress=False)
+    # The check byte (the CRC's high byte) still passes; the CRC check after reading fails.
+    bad = dataclasses.replace(bad, crc=bad.crc ^ 0xFF)
+    opened = analyze_zip(write_zip([good, bad]), "x.zip", ScanContext(passwords=("pw",)))
+    assert [c.name for c in opened.children] == ["a.txt"]
+    assert "archive.corrupt" in ids(opened) and opened.unscannable
+    locked = analyze_zip(write_zip([bad]), "x.zip", ScanContext(passwords=("pw",)))
+    assert ids(locked) == ["archive.encrypted_locked"] and locked.unscannable
 
 
 def test_7z_with_and_without_password() -> None:

@@ -1,4 +1,4 @@
-"""Archive analyzers: zip (ZipCrypto and AES, via pyzipper), 7z (py7zr), gzip.
+"""Archive analyzers: zip (ZipCrypto and AES, via pyzipper: ``zipcrypto``), 7z (py7zr), gzip.
 
 Members are unpacked in memory, never to disk, within the limits of the
 scan context: member count, declared and real uncompressed size, and
@@ -17,7 +17,6 @@ import contextlib
 import io
 import logging
 import lzma
-import zipfile
 import zlib
 from typing import Any
 
@@ -73,13 +72,13 @@ def _bounded_read(opener: Any, limit: int) -> bytes | None:
 
 def analyze_zip(data: bytes, name: str, ctx: ScanContext) -> Analysis:
     """Unpack a zip archive (also encrypted ones), within the limits of ``ctx``."""
-    import pyzipper
+    from sekimori.mail.zipcrypto import BAD_ZIP, ZipFile
 
     result = Analysis(kind="zip")
     limits = ctx.limits
     try:
-        zf = pyzipper.AESZipFile(io.BytesIO(data))
-    except (pyzipper.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        zf = ZipFile(io.BytesIO(data))
+    except (*BAD_ZIP, OSError, ValueError, EOFError, NotImplementedError) as exc:
         result.hit("archive.corrupt", error=f"{type(exc).__name__}: {exc}")
         result.unscannable = "not a readable zip archive"
         return result
@@ -130,6 +129,8 @@ def _find_zip_password(
     zf: Any, info: Any, candidates: tuple[str, ...], limit: int
 ) -> tuple[str, bytes | None] | None:
     """The password that opens ``info`` and, when small enough, the member it opened."""
+    from sekimori.mail.zipcrypto import BAD_ZIP
+
     for candidate in candidates:
         for raw in _encode_password(candidate):
             try:
@@ -141,9 +142,7 @@ def _find_zip_password(
                             content += chunk
                             if len(content) > limit:
                                 content = None
-            except (RuntimeError, ValueError, zlib.error, OSError, NotImplementedError):
-                continue
-            except zipfile.BadZipFile:
+            except (RuntimeError, ValueError, zlib.error, OSError, NotImplementedError, *BAD_ZIP):
                 continue
             zf.setpassword(raw)
             return candidate, bytes(content) if content is not None else None
@@ -158,6 +157,8 @@ def _extract_members(
     ctx: ScanContext,
     already: dict[str, bytes],
 ) -> None:
+    from sekimori.mail.zipcrypto import BAD_ZIP
+
     limits = ctx.limits
     for info, member in zip(infos, names, strict=True):
         limit = min(limits.max_file_size, ctx.room())
@@ -172,6 +173,7 @@ def _extract_members(
             OSError,
             EOFError,
             NotImplementedError,
+            *BAD_ZIP,
         ) as exc:
             result.hit("archive.corrupt", member=member, error=f"{type(exc).__name__}: {exc}")
             result.unscannable = result.unscannable or f"member {member!r} is unreadable"

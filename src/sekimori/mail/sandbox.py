@@ -54,7 +54,7 @@ PRELOAD = (
     "oletools.msodde",
     "oletools.rtfobj",
     "pikepdf",
-    "pyzipper",
+    "sekimori.mail.zipcrypto",
     "msoffcrypto",
 )
 

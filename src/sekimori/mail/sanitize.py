@@ -265,7 +265,7 @@ def _disarm_zip(name: str, data: bytes, node: FileNode) -> Disarmed | None:
     Only archives the scan could fully open (no member unscannable, no
     nested archive) are rebuilt; the PPAP password, if any, comes from the scan.
     """
-    import pyzipper
+    from sekimori.mail.zipcrypto import BAD_ZIP, ZipFile
 
     members = {child.name: child for child in node.children}
     if node.unscannable or any(
@@ -277,7 +277,7 @@ def _disarm_zip(name: str, data: bytes, node: FileNode) -> Disarmed | None:
     removed: list[str] = []
     try:
         with (
-            pyzipper.AESZipFile(io.BytesIO(data)) as src,
+            ZipFile(io.BytesIO(data)) as src,
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
         ):
             if password:
@@ -292,7 +292,7 @@ def _disarm_zip(name: str, data: bytes, node: FileNode) -> Disarmed | None:
                     removed.append(replaced.removed)
                     member, content = replaced.name, replaced.data
                 dst.writestr(member, content)
-    except (RuntimeError, ValueError, OSError, zipfile.BadZipFile, KeyError):
+    except (RuntimeError, ValueError, OSError, KeyError, *BAD_ZIP):
         return None
     what = "; ".join(removed) or "repacked"
     note = "without password, " if password else ""
