@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 from sigma.rule import SigmaRule
 
-from sekimori.detect.sigma.compiler import RuleCompiler
-from sekimori.detect.sigma.engine import evaluate, group_rules
+from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
+from sekimori.detect.sigma.engine import _restricted, evaluate, group_rules
 
 RULE = """
 title: t
@@ -66,3 +66,65 @@ def test_null_value_is_labelled_null() -> None:
     )
     (match,) = evaluate(frame, group_rules([rule]))
     assert match.evidence(0)["values"] == {"Image": ["\\mshta.exe"], "ParentImage": ["null"]}
+
+
+def _compile(detection: str, key: str) -> CompiledRule:
+    text = f"title: {key}\nlogsource: {{product: windows, category: process_creation}}\n"
+    return RuleCompiler().compile(SigmaRule.from_yaml(text + detection), key=key, ruleset="sigma")
+
+
+# Both literals occur in the batch, never in one event: "both" is not evaluated.
+BOTH = """detection:
+  img: {Image|endswith: '\\\\rundll32.exe'}
+  cli: {CommandLine|contains: 'javascript:'}
+  condition: img and cli
+"""
+EITHER = """detection:
+  img: {Image|endswith: '\\\\rundll32.exe'}
+  cli: {CommandLine|contains|all: ['javascript:', 'x']}
+  filter: {ParentImage|endswith: '\\\\explorer.exe'}
+  condition: (img or cli) and not filter
+"""
+# An IPv6 network, tested in Python: not serialized, evaluated on every row.
+PYTHON = """detection:
+  img: {Image|endswith: '\\\\rundll32.exe'}
+  net: {DestinationIp|cidr: 'fc00::/7'}
+  condition: img and net
+"""
+
+
+def test_rules_run_on_the_rows_holding_their_literals() -> None:
+    rules = [_compile(BOTH, "both"), _compile(EITHER, "either"), _compile(PYTHON, "python")]
+    groups = group_rules(rules)
+    frame = pl.DataFrame(
+        {
+            "event.code": ["1"] * 5,
+            "winlog.channel": ["Microsoft-Windows-Sysmon/Operational"] * 5,
+            "winlog.event_data.Image": [
+                "C:\\Windows\\rundll32.exe",
+                "C:\\cmd.exe",
+                "C:\\Windows\\RUNDLL32.EXE",
+                "C:\\Windows\\rundll32.exe",
+                None,
+            ],
+            "winlog.event_data.CommandLine": [
+                "rundll32 a.dll",
+                "cmd /c javascript:x",
+                "rundll32 javascript:alert",
+                "rundll32 JavaScript:1",
+                "javascript:",
+            ],
+            "winlog.event_data.ParentImage": [None, None, None, "C:\\explorer.exe", None],
+            "winlog.event_data.DestinationIp": [None, "fd00::1", "fd00::2", None, "fd00::3"],
+        }
+    )
+    found = {m.rule.key: m.row_ids for m in evaluate(frame, groups)}
+    assert found == {"both": (2, 3), "either": (0, 1, 2), "python": (2,)}
+    group = groups[0]
+    assert _restricted(group, rules[0]) is not None
+    assert _restricted(group, rules[2]) is None
+    # Each rule restricted to its own rows gives what the whole rule gives there.
+    for row in range(frame.height):
+        alone = {m.rule.key: m.row_ids for m in evaluate(frame[row], groups)}
+        expected = {k: (0,) for k, ids in found.items() if row in ids}
+        assert alone == expected

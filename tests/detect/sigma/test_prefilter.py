@@ -5,7 +5,7 @@ from __future__ import annotations
 from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.fields import lower_name
-from sekimori.detect.sigma.prefilter import holds, requirement
+from sekimori.detect.sigma.prefilter import ClauseIndex, holds, requirement
 
 HEAD = "title: t\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
 
@@ -63,3 +63,15 @@ def test_no_requirement_for_regex_or_negation() -> None:
     assert _req("  sel:\n    CommandLine|re: 'a.b'\n  condition: sel\n") is None
     assert _req("  sel:\n    Image: 'x.exe'\n  condition: not sel\n") is None
     assert _req("  a:\n    Image: 'xyz.exe'\n  b:\n    User|re: 'x'\n  condition: a or b\n") is None
+
+
+def test_clause_index_checks_every_clause_within_one_signature() -> None:
+    index = ClauseIndex.of([(PS, frozenset({(CMD, " -enc")})), (PS,)])
+    signatures = [
+        [(IMAGE, "\\pwsh.exe")],  # rule 1 only
+        [(CMD, " -enc")],  # neither: rule 0 needs both in one event
+        [(IMAGE, "\\powershell.exe"), (CMD, " -enc")],  # both
+        [],
+    ]
+    assert index.satisfied(signatures) == {0: [2], 1: [0, 2]}
+    assert index.satisfied([[(CMD, " -enc")], []]) == {}

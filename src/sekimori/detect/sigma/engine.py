@@ -12,6 +12,8 @@ the fields they read, on the matched rows only.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -34,7 +36,7 @@ from sekimori.detect.sigma.fields import (
     lower_name,
 )
 from sekimori.detect.sigma.logsource import CHANNEL_COLUMN, EVENT_CODE_COLUMN, Variant
-from sekimori.detect.sigma.prefilter import holds
+from sekimori.detect.sigma.prefilter import ClauseIndex
 from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs, rust_regex_ok
 
 
@@ -44,7 +46,10 @@ class RuleGroup:
 
     ``free`` are the rules without a literal requirement (always evaluated);
     ``literals`` maps each lower-cased column to the literals the other rules
-    require.
+    require, ``required`` are those rules and ``clauses`` their requirements
+    (rule ``n`` is ``required[n]``). ``restricted`` keeps, per rule key, the
+    rule's expression read on its own rows only (``_restricted``), made when
+    first needed.
     """
 
     variant: Variant
@@ -52,6 +57,9 @@ class RuleGroup:
     needs: Needs = field(default_factory=Needs)
     free: tuple[CompiledRule, ...] = ()
     literals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    required: tuple[CompiledRule, ...] = ()
+    clauses: ClauseIndex = field(default_factory=ClauseIndex)
+    restricted: dict[str, pl.Expr | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,7 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
             for clause in rule.requirement or ():
                 for column, literal in clause:
                     literals.setdefault(column, set()).add(literal)
+        required = tuple(r for r in members if r.requirement is not None)
         out.append(
             RuleGroup(
                 variant=variant,
@@ -151,48 +160,118 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
                 needs=needs,
                 free=tuple(r for r in members if r.requirement is None),
                 literals={c: tuple(sorted(lits)) for c, lits in literals.items()},
+                required=required,
+                clauses=ClauseIndex.of([r.requirement or () for r in required]),
             )
         )
     return tuple(out)
 
 
+# Per row of the rules' rows, the number of its literal signature (``_candidates``).
+_SIGNATURE = "__sigma_signature__"
+# Per rule, true on the rows where all its clauses hold (``_candidates``).
+_MASK = "__sigma_mask__."
+
+
+def _mask_name(rule: CompiledRule) -> str:
+    return _MASK + rule.key
+
+
 def _candidates(
     sub: pl.DataFrame, group: RuleGroup
-) -> list[tuple[tuple[CompiledRule, ...], pl.DataFrame]]:
-    """(rules, rows) to evaluate, from the literal prefilter.
+) -> list[tuple[tuple[CompiledRule, ...], pl.DataFrame, bool]]:
+    """(rules, rows, restricted) to evaluate, from the literal prefilter.
 
-    The free rules run on every row; the rules whose required literals occur
-    run on the rows where some literal occurs.
+    The free rules run on every row. Each other rule runs only on the rows
+    where every clause of its requirement has a literal (``restricted``: the
+    rows carry a mask per rule, ``_mask_name``). The literals found in a row
+    make its signature; rows repeat their signatures, so the clauses are
+    checked once per signature.
     """
-    work: list[tuple[tuple[CompiledRule, ...], pl.DataFrame]] = []
+    work: list[tuple[tuple[CompiledRule, ...], pl.DataFrame, bool]] = []
     if group.free:
-        work.append((group.free, sub))
+        work.append((group.free, sub, False))
     if not group.literals:
         return work
+    columns = list(group.literals)
     scans = sub.select(
-        [
+        pl.col(ROW_COLUMN),
+        *[
             pl.col(col).str.extract_many(list(lits), overlapping=True).alias(col)
             for col, lits in group.literals.items()
+        ],
+    )
+    signatures = scans.group_by(columns).agg(pl.col(ROW_COLUMN))
+    of_rule = group.clauses.satisfied(
+        [
+            [
+                (col, literal)
+                for col, literals in zip(columns, found, strict=True)
+                for literal in literals or ()
+            ]
+            for found in signatures.select(columns).iter_rows()
         ]
     )
-    found = scans.select(
-        [pl.col(c).explode().drop_nulls().unique().implode() for c in scans.columns]
-    ).row(0)
-    present = {
-        (col, literal)
-        for col, literals in zip(scans.columns, found, strict=True)
-        for literal in literals or ()
-    }
-    rules = tuple(
-        r for r in group.rules if r.requirement is not None and holds(r.requirement, present)
-    )
-    if not rules:
+    if not of_rule:
         return work
-    hit = scans.select(
-        pl.any_horizontal([pl.col(c).list.len().fill_null(0) > 0 for c in scans.columns])
-    ).to_series()
-    work.append((rules, sub.filter(hit)))
+    kept = sorted({number for numbers in of_rule.values() for number in numbers})
+    where = (
+        signatures.select(ROW_COLUMN)
+        .with_row_index(_SIGNATURE)
+        .filter(pl.col(_SIGNATURE).is_in(kept))
+        .explode(ROW_COLUMN)
+        .sort(ROW_COLUMN)
+    )
+    # ``sub`` is in row order: the kept rows line up with ``where``.
+    rows = sub.filter(pl.col(ROW_COLUMN).is_in(where[ROW_COLUMN].implode())).with_columns(
+        where[_SIGNATURE]
+    )
+    rules = tuple(group.required[n] for n in sorted(of_rule))
+    rows = rows.with_columns(
+        pl.col(_SIGNATURE).is_in(of_rule[n]).alias(_mask_name(group.required[n]))
+        for n in sorted(of_rule)
+    )
+    work.append((rules, rows, True))
     return work
+
+
+def _restricted(group: RuleGroup, rule: CompiledRule) -> pl.Expr | None:
+    """``rule.expr`` reading every column only where the rule's mask is true (None: cannot).
+
+    Rule expressions are row-wise tests, so on the filtered columns they give
+    the rule's value on the mask's rows alone, and polars scans only those.
+    Every column read becomes that column filtered by the mask, in the
+    expression's serialized form; a rule that does not serialize (a test in
+    Python) is evaluated on every row instead.
+    """
+    if rule.key in group.restricted:
+        return group.restricted[rule.key]
+    restricted: pl.Expr | None = None
+    try:
+        tree = json.loads(rule.expr.meta.serialize(format="json"))
+    except pl.exceptions.PolarsError:
+        tree = None
+    if tree is not None:
+        mask = {"Column": _mask_name(rule)}
+        count = 0
+
+        def walk(node: object) -> object:
+            nonlocal count
+            if isinstance(node, dict):
+                if len(node) == 1 and isinstance(node.get("Column"), str):
+                    count += 1
+                    return {"Filter": {"input": node, "by": mask}}
+                return {k: walk(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        text = json.dumps(walk(tree))
+        # Every column read, or the expression would mix filtered and whole columns.
+        if count and count == len(rule.expr.meta.root_names()):
+            restricted = pl.Expr.deserialize(io.StringIO(text), format="json")
+    group.restricted[rule.key] = restricted
+    return restricted
 
 
 def _text_columns(schema: Mapping[str, pl.DataType]) -> list[str]:
@@ -302,33 +381,47 @@ def _prepare(sub: pl.DataFrame, resolver: FieldResolver, group: RuleGroup) -> pl
     return sub.with_columns([*raw, *lower]) if raw or lower else sub
 
 
-def _match(source: pl.DataFrame, rules: Sequence[CompiledRule], sub: pl.DataFrame) -> list[Match]:
-    """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only."""
+def _match(
+    source: pl.DataFrame,
+    rules: Sequence[CompiledRule],
+    sub: pl.DataFrame,
+    group: RuleGroup | None = None,
+) -> list[Match]:
+    """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only.
+
+    With ``group``, ``sub`` carries each rule's mask (``_candidates``) and a
+    rule is evaluated on its mask's rows only.
+    """
     if not rules or sub.height == 0:
         return []
-    hits = sub.select([rule.expr.alias(rule.key) for rule in rules])
-    flags = hits.select(pl.all().any()).row(0)
-    fired = [rule for rule, flag in zip(rules, flags, strict=True) if flag]
+    row = pl.col(ROW_COLUMN)
+    exprs = []
+    for rule in rules:
+        restricted = _restricted(group, rule) if group is not None else None
+        if restricted is None:
+            exprs.append(row.filter(rule.expr).implode().alias(rule.key))
+        else:
+            mask = pl.col(_mask_name(rule))
+            exprs.append(row.filter(mask).filter(restricted).implode().alias(rule.key))
+    found = sub.select(exprs).row(0)
+    fired = [(rule, ids) for rule, ids in zip(rules, found, strict=True) if ids]
     if not fired:
         return []
-    keys = [rule.key for rule in fired]
-    hits = hits.select(keys)
-    positions = hits.select(pl.any_horizontal(keys)).to_series().arg_true()
-    matched = sub[positions]
-    hit_lists = hits[positions].to_dict(as_series=False)
-    forced = {rule.key: forced_selections(rule) for rule in fired}
+    matched = sub.filter(row.is_in(sorted({i for _rule, ids in fired for i in ids})))
+    position = {i: j for j, i in enumerate(matched[ROW_COLUMN].to_list())}
+    forced = {rule.key: forced_selections(rule) for rule, _ids in fired}
     sel_exprs = [
         sel.expr.alias(f"{rule.key}\x1f{n}")
-        for rule in fired
+        for rule, _ids in fired
         for n, sel in enumerate(rule.selections)
         if sel.name not in forced[rule.key]
     ]
     sel_flags = matched.select(sel_exprs).to_dict(as_series=False) if sel_exprs else {}
-    canonical = sorted({column_name(f) for rule in fired for f in rule.needs.raw})
+    canonical = sorted({column_name(f) for rule, _ids in fired for f in rule.needs.raw})
     rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
     out = []
-    for rule in fired:
-        idx = [j for j, hit in enumerate(hit_lists[rule.key]) if hit]
+    for rule, ids in fired:
+        idx = [position[i] for i in ids]
         fixed = forced[rule.key]
         columns = [
             (sel.name, fixed.get(sel.name), sel_flags.get(f"{rule.key}\x1f{n}", ()))
@@ -497,8 +590,8 @@ def evaluate(
             continue
         sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])
         sub = _prepare(sub, resolver, group)
-        for rules, rows in _candidates(sub, group):
-            matches.extend(_match(source, rules, rows))
+        for rules, rows, restricted in _candidates(sub, group):
+            matches.extend(_match(source, rules, rows, group if restricted else None))
     return matches
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sigma.conditions import (
@@ -171,3 +172,62 @@ def requirement(
 def holds(req: Requirement, present: Container[tuple[str, str]]) -> bool:
     """Whether every clause of ``req`` has a (column, literal) pair in ``present``."""
     return all(any(pair in present for pair in clause) for clause in req)
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseIndex:
+    """Requirements of several rules, indexed by (column, literal) to be checked per event.
+
+    ``postings[pair]`` lists (rule number, clause number) for each clause that
+    ``pair`` satisfies; ``clauses[n]`` is the number of rule ``n``'s clauses.
+    """
+
+    postings: Mapping[tuple[str, str], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    clauses: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, requirements: Sequence[Requirement]) -> ClauseIndex:
+        """The index of ``requirements`` (rule ``n`` is ``requirements[n]``)."""
+        postings: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for n, req in enumerate(requirements):
+            for k, clause in enumerate(req):
+                for pair in clause:
+                    postings.setdefault(pair, []).append((n, k))
+        return cls(
+            {pair: tuple(p) for pair, p in postings.items()},
+            tuple(len(req) for req in requirements),
+        )
+
+    def satisfied(self, signatures: Sequence[Iterable[tuple[str, str]]]) -> dict[int, list[int]]:
+        """Per rule all of whose clauses hold in one of ``signatures``, those signatures.
+
+        A signature is the set of (column, literal) pairs found in an event.
+        Rules and their signatures are numbered as given, in ascending order.
+        """
+        # Sets of signatures as the bits of an int: one AND or OR per clause.
+        where: dict[tuple[str, str], int] = {}
+        for number, present in enumerate(signatures):
+            bit = 1 << number
+            for pair in present:
+                where[pair] = where.get(pair, 0) | bit
+        per_clause: dict[int, dict[int, int]] = {}
+        for pair, bits in where.items():
+            for n, k in self.postings.get(pair, ()):
+                held = per_clause.setdefault(n, {})
+                held[k] = held.get(k, 0) | bits
+        out: dict[int, list[int]] = {}
+        for n in sorted(per_clause):
+            held = per_clause[n]
+            if len(held) < self.clauses[n]:
+                continue
+            both = -1
+            for bits in held.values():
+                both &= bits
+            found = []
+            while both:
+                low = both & -both
+                found.append(low.bit_length() - 1)
+                both ^= low
+            if found:
+                out[n] = found
+        return out
