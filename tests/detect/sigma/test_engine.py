@@ -118,8 +118,20 @@ def test_rules_run_on_the_rows_holding_their_literals() -> None:
             "winlog.event_data.DestinationIp": [None, "fd00::1", "fd00::2", None, "fd00::3"],
         }
     )
-    found = {m.rule.key: m.row_ids for m in evaluate(frame, groups)}
+    matches = {m.rule.key: m for m in evaluate(frame, groups)}
+    found = {key: m.row_ids for key, m in matches.items()}
     assert found == {"both": (2, 3), "either": (0, 1, 2), "python": (2,)}
+    # Selections and values are worked out on each rule's own rows.
+    either = matches["either"]
+    assert [either.evidence(i)["selections"] for i in range(3)] == [
+        ["img"],
+        ["cli"],
+        ["img"],
+    ]
+    assert matches["python"].evidence(0)["values"] == {
+        "Image": ["\\rundll32.exe"],
+        "DestinationIp": ["fc00::/7"],
+    }
     group = groups[0]
     assert _restricted(group, rules[0]) is not None
     assert _restricted(group, rules[2]) is None
