@@ -240,32 +240,19 @@ def _restricted(group: RuleGroup, rule: CompiledRule) -> pl.Expr | None:
 
     Rule expressions are row-wise tests, so on the filtered columns they give
     the rule's value on the mask's rows alone, and polars scans only those.
+    Every column read becomes that column filtered by the mask, in the
+    expression's serialized form; a rule that does not serialize (a test in
+    Python) is evaluated on every row instead.
     """
-    return _masked(group.restricted, rule.key, rule.expr, _mask_name(rule))
-
-
-def _on_mask(group: RuleGroup, key: str, expr: pl.Expr, rule: CompiledRule) -> pl.Expr:
-    """``expr`` (a test of ``rule``) on the rows of the rule's mask only, in their order."""
-    mask = _mask_name(rule)
-    restricted = _masked(group.restricted, f"{rule.key}\x1f{key}", expr, mask)
-    return expr.filter(pl.col(mask)) if restricted is None else restricted
-
-
-def _masked(memo: dict[str, pl.Expr | None], key: str, expr: pl.Expr, mask: str) -> pl.Expr | None:
-    """``expr`` with every column it reads filtered by column ``mask``; kept in ``memo``.
-
-    Made on the expression's serialized form. None when the expression does
-    not serialize (a test in Python): it is then evaluated on every row.
-    """
-    if key in memo:
-        return memo[key]
+    if rule.key in group.restricted:
+        return group.restricted[rule.key]
     restricted: pl.Expr | None = None
     try:
-        tree = json.loads(expr.meta.serialize(format="json"))
+        tree = json.loads(rule.expr.meta.serialize(format="json"))
     except pl.exceptions.PolarsError:
         tree = None
     if tree is not None:
-        by = {"Column": mask}
+        mask = {"Column": _mask_name(rule)}
         count = 0
 
         def walk(node: object) -> object:
@@ -273,7 +260,7 @@ def _masked(memo: dict[str, pl.Expr | None], key: str, expr: pl.Expr, mask: str)
             if isinstance(node, dict):
                 if len(node) == 1 and isinstance(node.get("Column"), str):
                     count += 1
-                    return {"Filter": {"input": node, "by": by}}
+                    return {"Filter": {"input": node, "by": mask}}
                 return {k: walk(v) for k, v in node.items()}
             if isinstance(node, list):
                 return [walk(v) for v in node]
@@ -281,9 +268,9 @@ def _masked(memo: dict[str, pl.Expr | None], key: str, expr: pl.Expr, mask: str)
 
         text = json.dumps(walk(tree))
         # Every column read, or the expression would mix filtered and whole columns.
-        if count and count == len(expr.meta.root_names()):
+        if count and count == len(rule.expr.meta.root_names()):
             restricted = pl.Expr.deserialize(io.StringIO(text), format="json")
-    memo[key] = restricted
+    group.restricted[rule.key] = restricted
     return restricted
 
 
@@ -398,21 +385,19 @@ def _match(
     source: pl.DataFrame,
     rules: Sequence[CompiledRule],
     sub: pl.DataFrame,
-    group: RuleGroup,
-    masked: bool = False,
+    group: RuleGroup | None = None,
 ) -> list[Match]:
     """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only.
 
-    With ``masked``, ``sub`` carries each rule's mask (``_candidates``) and a
-    rule is evaluated on its mask's rows only. The selections and values of
-    a rule that fired are evaluated on the rows it matched only.
+    With ``group``, ``sub`` carries each rule's mask (``_candidates``) and a
+    rule is evaluated on its mask's rows only.
     """
     if not rules or sub.height == 0:
         return []
     row = pl.col(ROW_COLUMN)
     exprs = []
     for rule in rules:
-        restricted = _restricted(group, rule) if masked else None
+        restricted = _restricted(group, rule) if group is not None else None
         if restricted is None:
             exprs.append(row.filter(rule.expr).implode().alias(rule.key))
         else:
@@ -422,36 +407,32 @@ def _match(
     fired = [(rule, ids) for rule, ids in zip(rules, found, strict=True) if ids]
     if not fired:
         return []
-    # From here each rule's mask is the rows it matched.
-    matched = sub.filter(row.is_in(sorted({i for _rule, ids in fired for i in ids}))).with_columns(
-        row.is_in(ids).alias(_mask_name(rule)) for rule, ids in fired
-    )
+    matched = sub.filter(row.is_in(sorted({i for _rule, ids in fired for i in ids})))
     position = {i: j for j, i in enumerate(matched[ROW_COLUMN].to_list())}
     forced = {rule.key: forced_selections(rule) for rule, _ids in fired}
     sel_exprs = [
-        _on_mask(group, str(n), sel.expr, rule).implode().alias(f"{rule.key}\x1f{n}")
+        sel.expr.alias(f"{rule.key}\x1f{n}")
         for rule, _ids in fired
         for n, sel in enumerate(rule.selections)
         if sel.name not in forced[rule.key]
     ]
-    sel_flags = matched.select(sel_exprs).row(0, named=True) if sel_exprs else {}
+    sel_flags = matched.select(sel_exprs).to_dict(as_series=False) if sel_exprs else {}
     canonical = sorted({column_name(f) for rule, _ids in fired for f in rule.needs.raw})
     rows = source[matched[ROW_COLUMN]].hstack(matched.select([ROW_COLUMN, *canonical]))
     out = []
     for rule, ids in fired:
+        idx = [position[i] for i in ids]
         fixed = forced[rule.key]
         columns = [
             (sel.name, fixed.get(sel.name), sel_flags.get(f"{rule.key}\x1f{n}", ()))
             for n, sel in enumerate(rule.selections)
         ]
-        # Flags are per row of the rule's own rows, in order.
         selections = tuple(
-            tuple(name for name, value, col in columns if (col[k] if value is None else value))
-            for k in range(len(ids))
+            tuple(name for name, value, col in columns if (col[j] if value is None else value))
+            for j in idx
         )
-        indices = tuple(position[i] for i in ids)
-        out.append(Match(rule=rule, rows=rows, indices=indices, selections=selections))
-    return _with_values(out, matched, group)
+        out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
+    return _with_values(out, matched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,13 +455,12 @@ _COMPARE: Mapping[str, Callable[[str, str], bool]] = {
 }
 
 
-def _with_values(matches: list[Match], matched: pl.DataFrame, group: RuleGroup) -> list[Match]:
+def _with_values(matches: list[Match], matched: pl.DataFrame) -> list[Match]:
     """``matches`` with, per row, the rule values that matched in its true selections.
 
     Only the selections true on some row of a rule are looked at. Plain tests
     (a literal and one field, ``compiler.plain_test``) are decided in Python on
-    the row's value; the others are evaluated by polars on ``matched``, on the
-    rule's rows only (its mask, ``_match``).
+    the row's value; the others are evaluated by polars on ``matched``.
     """
     present = set(matched.columns)
     exprs: list[pl.Expr] = []
@@ -497,14 +477,11 @@ def _with_values(matches: list[Match], matched: pl.DataFrame, group: RuleGroup) 
                 if plain is not None and all(c in present for c, _op, _t in plain):
                     tests.append(_ValueTest(sel.name, fname, label, plain, None))
                     continue
-                key = f"{sel.name}\x1fv{n}"
-                alias = f"{rule.key}\x1f{key}"
-                exprs.append(
-                    _on_mask(group, key, expr, rule).fill_null(False).implode().alias(alias)
-                )
+                alias = f"{rule.key}\x1f{sel.name}\x1fv{n}"
+                exprs.append(expr.fill_null(False).alias(alias))
                 tests.append(_ValueTest(sel.name, fname, label, None, alias))
         per_match.append(tests)
-    flags = matched.select(exprs).row(0, named=True) if exprs else {}
+    flags = matched.select(exprs).to_dict(as_series=False) if exprs else {}
     texts: dict[str, list[str | None]] = {}
 
     def text(column: str) -> list[str | None]:
@@ -525,7 +502,7 @@ def _with_values(matches: list[Match], matched: pl.DataFrame, group: RuleGroup) 
             rows = where[test.selection]
             if test.plain is None:
                 flag = flags[str(test.column)]
-                hits = [k for k in rows if flag[k]]
+                hits = [k for k in rows if flag[match.indices[k]]]
             else:
                 hits = _plain_hits(test, rows, match.indices, text, distinct)
             for k in hits:
@@ -614,7 +591,7 @@ def evaluate(
         sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])
         sub = _prepare(sub, resolver, group)
         for rules, rows, restricted in _candidates(sub, group):
-            matches.extend(_match(source, rules, rows, group, restricted))
+            matches.extend(_match(source, rules, rows, group if restricted else None))
     return matches
 
 
