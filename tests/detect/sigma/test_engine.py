@@ -140,3 +140,38 @@ def test_rules_run_on_the_rows_holding_their_literals() -> None:
         alone = {m.rule.key: m.row_ids for m in evaluate(frame[row], groups)}
         expected = {k: (0,) for k, ids in found.items() if row in ids}
         assert alone == expected
+
+
+# A test of a missing field is null, not false: "not" must see it as false.
+MISSING_UNDER_NOT = """detection:
+  selection: {Image|endswith: '\\\\powershell.exe'}
+  filter_parent: {ParentImage|endswith: '\\\\explorer.exe'}
+  filter_user: {User|contains: 'SYSTEM'}
+  filter_both: {ParentImage|endswith: '\\\\services.exe', IntegrityLevel: 'System'}
+  condition: selection and not 1 of filter_* and not (filter_parent or filter_user and filter_both)
+"""
+
+
+def test_missing_fields_are_false_under_not() -> None:
+    rule = _compile(MISSING_UNDER_NOT, "missing")
+    rows = [
+        {},
+        {"ParentImage": "C:\\explorer.exe"},
+        {"ParentImage": "C:\\services.exe"},
+        {"ParentImage": "C:\\services.exe", "IntegrityLevel": "System"},
+        {"User": "NT AUTHORITY\\SYSTEM"},
+        {"User": "bob", "ParentImage": "C:\\winword.exe"},
+    ]
+    frame = pl.DataFrame(
+        {
+            "event.code": ["1"] * len(rows),
+            "winlog.channel": ["Microsoft-Windows-Sysmon/Operational"] * len(rows),
+            "winlog.event_data.Image": ["C:\\powershell.exe"] * len(rows),
+            **{
+                f"winlog.event_data.{name}": [r.get(name) for r in rows]
+                for name in ("ParentImage", "User", "IntegrityLevel")
+            },
+        }
+    )
+    (match,) = evaluate(frame, group_rules([rule]))
+    assert match.row_ids == (0, 2, 5)

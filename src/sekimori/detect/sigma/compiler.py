@@ -247,7 +247,7 @@ class RuleCompiler:
             expr = self.values.keyword_values(values, all_of, needs)
         else:
             expr = self.values.field_values(item.field, values, all_of, needs)
-        return ~expr if item.negated else expr
+        return _not(expr) if item.negated else expr
 
     def _conditions(
         self,
@@ -272,7 +272,7 @@ class RuleCompiler:
             mode = "and" if node.cond_class is ConditionAND else "or"
             return _fold([selections[n] for n in names], mode)
         if isinstance(node, ConditionNOT):
-            return ~self._condition(node.args[0], detections, selections)
+            return _not(self._condition(node.args[0], detections, selections))
         if isinstance(node, ConditionAND | ConditionOR):
             mode = "and" if isinstance(node, ConditionAND) else "or"
             return _fold([self._condition(a, detections, selections) for a in node.args], mode)
@@ -457,6 +457,11 @@ def _plain(value: object) -> str:
     if isinstance(value, SigmaNull):
         return "null"
     return str(getattr(value, "number", getattr(value, "boolean", value)))
+
+
+def _not(expr: pl.Expr) -> pl.Expr:
+    # A test of a missing field is null (``values``): false, so its negation is true.
+    return ~expr.fill_null(False)
 
 
 def _fold(exprs: Sequence[pl.Expr], mode: str) -> pl.Expr:

@@ -13,8 +13,10 @@ What is left is to turn each value into a vectorized test on the field's
 canonical column (``fields.column_name``), following the specification's
 semantics: strings match the whole value, case-insensitively unless cased,
 ``*``/``?`` are wildcards; regular expressions search anywhere and are
-case-sensitive unless flagged; a missing field matches nothing (every leaf
-is ``fill_null(False)``, so ``not`` of a missing field is true).
+case-sensitive unless flagged; a missing field matches nothing. A test of a
+missing field is null, which ``and``/``or`` (Kleene logic) and the engine's
+row filter treat as false; the compiler fills it with false below each
+``not``, so ``not`` of a missing field is true.
 
 Lists of values of one field are matched in bulk: equality with ``is_in``,
 substrings with one Aho-Corasick ``contains_any``, prefixes and suffixes
@@ -413,7 +415,7 @@ class ValueCompiler:
         needs.raw.add(fieldname)
         if uses_lower:
             needs.lower.add(fieldname)
-        return _or([e.fill_null(False) for e in exprs])
+        return _or(exprs)
 
     def _placeholder(self, p: Placeholder) -> list[str]:
         if p.name not in self.placeholders:
@@ -469,4 +471,4 @@ class ValueCompiler:
             )
         if regexes:
             exprs.append(low.str.contains("|".join(f"(?:{r})" for r in regexes)))
-        return _or([e.fill_null(False) for e in exprs])
+        return _or(exprs)
