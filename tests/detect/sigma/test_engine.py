@@ -6,7 +6,9 @@ import polars as pl
 from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
-from sekimori.detect.sigma.engine import _restricted, evaluate, group_rules
+from sekimori.detect.sigma.engine import _restricted, _variant_masks, evaluate, group_rules
+from sekimori.detect.sigma.fields import FieldResolver
+from sekimori.detect.sigma.logsource import CATEGORY_VARIANTS
 
 RULE = """
 title: t
@@ -175,3 +177,36 @@ def test_missing_fields_are_false_under_not() -> None:
     )
     (match,) = evaluate(frame, group_rules([rule]))
     assert match.row_ids == (0, 2, 5)
+
+
+def test_variant_masks_once_per_distinct_key_as_row_by_row() -> None:
+    variants = [v for vs in CATEGORY_VARIANTS.values() for v in vs]
+    frame = pl.DataFrame(
+        {
+            "event.code": ["1", "12", "12", "13", "4688", None, "12", "1"],
+            "winlog.channel": [
+                "Microsoft-Windows-Sysmon/Operational",
+                "microsoft-windows-sysmon/operational",
+                None,
+                "Microsoft-Windows-Sysmon/Operational",
+                "Security",
+                "Security",
+                "Microsoft-Windows-Sysmon/Operational",
+                "Microsoft-Windows-Sysmon/Operational",
+            ],
+            "winlog.event_data.EventType": [
+                None,
+                "CreateKey",
+                "DeleteValue",
+                "SetValue",
+                None,
+                None,
+                "createkey",
+                None,
+            ],
+        }
+    )
+    resolver = FieldResolver(frame.schema)
+    masks = [v.mask(resolver).alias(f"g{i}") for i, v in enumerate(variants)]
+    assert len(masks) > 8
+    assert _variant_masks(frame, masks).equals(frame.select(masks))

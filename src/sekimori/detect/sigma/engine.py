@@ -555,6 +555,26 @@ def _present_sources(frame: pl.DataFrame) -> tuple[set[str | None] | None, set[s
     return channels, codes
 
 
+# Below this many log-source variants a batch's masks are cheaper computed row by row.
+_MASKS_BY_KEY = 8
+
+
+def _variant_masks(frame: pl.DataFrame, masks: Sequence[pl.Expr]) -> pl.DataFrame:
+    """The variant ``masks`` on ``frame``, computed once per distinct value of what they read.
+
+    They read the channel, the event id and a field or two, whose values a
+    batch repeats: each mask lower-cases the channel again, row by row.
+    """
+    read = sorted({name for mask in masks for name in mask.meta.root_names()})
+    if len(masks) < _MASKS_BY_KEY or not read:
+        return frame.select(masks)
+    keys = frame.select(read)
+    values = keys.unique(maintain_order=True).with_columns(masks)
+    return keys.join(values, on=read, how="left", nulls_equal=True, maintain_order="left").select(
+        m.meta.output_name() for m in masks
+    )
+
+
 def evaluate(
     frame: pl.DataFrame, groups: Sequence[RuleGroup], keep: Sequence[str] | None = None
 ) -> list[Match]:
@@ -580,8 +600,8 @@ def evaluate(
         return []
     if any(g.needs.keywords for g in candidates):
         frame = _with_keywords(frame, _keyword_needs(candidates))
-    masks = frame.select(
-        [g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(candidates)]
+    masks = _variant_masks(
+        frame, [g.variant.mask(resolver).alias(f"g{i}") for i, g in enumerate(candidates)]
     )
     present = masks.select(pl.all().any()).row(0)
     matches: list[Match] = []
