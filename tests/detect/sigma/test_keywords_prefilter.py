@@ -190,6 +190,23 @@ def test_no_event_holds_a_literal() -> None:
     assert _hits(_rule(KEYWORDS), frame) == []
 
 
+def test_many_fields_are_scanned_a_few_at_a_time() -> None:
+    # 30 text fields, mostly empty: the literal is found in whichever field holds it,
+    # and the text of those events is every field's, joined in order.
+    width = 30
+    rows = [{}, {7: "x mimikatz"}, {0: "a", 29: "PRIVILEGE::Debug"}, {3: "b", 12: "c"}, {15: ""}]
+    frame = pl.DataFrame(
+        {f"winlog.event_data.F{k:02d}": [r.get(k) for r in rows] for k in range(width)},
+        schema={f"winlog.event_data.F{k:02d}": pl.String for k in range(width)},
+    ).with_row_index(ROW_COLUMN)
+    full = _with_keywords(frame)
+    some = _with_keywords(frame, ("mimikatz", "privilege::debug"))
+    assert some[KEYWORD_COLUMN].to_list() == [None, "x mimikatz", "a\nPRIVILEGE::Debug", None, None]
+    held = [1, 2]
+    assert some[KEYWORD_LOWER_COLUMN].gather(held).equals(full[KEYWORD_LOWER_COLUMN].gather(held))
+    assert _with_keywords(frame, ("nowhere",))[KEYWORD_COLUMN].null_count() == len(rows)
+
+
 def test_holds_any_is_ascii_case_insensitive() -> None:
     texts = pl.Series(
         "t",
