@@ -9,23 +9,20 @@ readers of the store (``active``, exports) leave them out.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from sekimori.errors import IntelError
+from sekimori.home import intel_store_path
 from sekimori.intel.indicator import Indicator
 from sekimori.intel.matcher import IntelIndex
 
-STORE_FILE = "intel.sqlite"
-HOME_ENV = "SEKIMORI_HOME"
 _CHUNK = 5000
 
 metadata = sa.MetaData()
@@ -63,13 +60,7 @@ _TIMES = ("first_seen", "last_seen", "expires")
 
 def default_path() -> Path:
     """``intel.sqlite`` in ``SEKIMORI_HOME`` or the platform's user data folder."""
-    home = os.environ.get(HOME_ENV)
-    base = (
-        Path(home).expanduser()
-        if home
-        else Path(platformdirs.user_data_dir("sekimori", appauthor=False))
-    )
-    return base / STORE_FILE
+    return intel_store_path()
 
 
 def _aware(value: datetime | None) -> datetime | None:

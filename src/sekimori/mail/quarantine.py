@@ -21,24 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from sekimori.errors import MailError
+from sekimori.home import data_dir
 from sekimori.model import iso
 
-HOME_ENV = "SEKIMORI_HOME"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def default_root() -> Path:
     """``<data dir>/quarantine``."""
-    home = os.environ.get(HOME_ENV)
-    base = (
-        Path(home).expanduser()
-        if home
-        else Path(platformdirs.user_data_dir("sekimori", appauthor=False))
-    )
-    return base / "quarantine"
+    return data_dir() / "quarantine"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -179,6 +179,17 @@ class Sandbox:
         with contextlib.suppress(OSError):
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def warm(self) -> None:
+        """Start the fork server and every worker now, without waiting for them.
+
+        A command calls this first, so that the workers import the parsers
+        while it gets on with its own start-up.
+        """
+        pool = self._get_pool()
+        with contextlib.suppress(BrokenProcessPool, RuntimeError, OSError):
+            for _ in range(self.limits.workers):
+                pool.submit(_budgeted, _ready)
+
     def start(self) -> bool:
         """Start every worker now and wait until each has run a job.
 

@@ -10,21 +10,13 @@ on macOS, ``%LOCALAPPDATA%\sekimori`` on Windows).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import platformdirs
+from sekimori.home import data_dir
 
 DB_ENV = "SEKIMORI_DB"
-HOME_ENV = "SEKIMORI_HOME"
 DB_FILE = "sekimori.db"
 
-
-def data_dir() -> Path:
-    """The folder that holds Sekimori's data (not created here)."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser()
-    return Path(platformdirs.user_data_dir("sekimori", appauthor=False))
+__all__ = ["DB_ENV", "DB_FILE", "HOME_ENV", "data_dir", "default_db_url"]
 
 
 def default_db_url() -> str:
