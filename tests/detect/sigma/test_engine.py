@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
+import pytest
+from polars.expr.meta import ExprMetaNameSpace
 from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
@@ -95,10 +99,8 @@ PYTHON = """detection:
 """
 
 
-def test_rules_run_on_the_rows_holding_their_literals() -> None:
-    rules = [_compile(BOTH, "both"), _compile(EITHER, "either"), _compile(PYTHON, "python")]
-    groups = group_rules(rules)
-    frame = pl.DataFrame(
+def _rundll_frame() -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "event.code": ["1"] * 5,
             "winlog.channel": ["Microsoft-Windows-Sysmon/Operational"] * 5,
@@ -120,6 +122,12 @@ def test_rules_run_on_the_rows_holding_their_literals() -> None:
             "winlog.event_data.DestinationIp": [None, "fd00::1", "fd00::2", None, "fd00::3"],
         }
     )
+
+
+def test_rules_run_on_the_rows_holding_their_literals() -> None:
+    rules = [_compile(BOTH, "both"), _compile(EITHER, "either"), _compile(PYTHON, "python")]
+    groups = group_rules(rules)
+    frame = _rundll_frame()
     matches = {m.rule.key: m for m in evaluate(frame, groups)}
     found = {key: m.row_ids for key, m in matches.items()}
     assert found == {"both": (2, 3), "either": (0, 1, 2), "python": (2,)}
@@ -142,6 +150,58 @@ def test_rules_run_on_the_rows_holding_their_literals() -> None:
         alone = {m.rule.key: m.row_ids for m in evaluate(frame[row], groups)}
         expected = {k: (0,) for k, ids in found.items() if row in ids}
         assert alone == expected
+
+
+def _serialize_fails(_meta: object, **_kw: object) -> str:
+    raise pl.exceptions.ComputeError("cannot serialize")
+
+
+def _no_json(_meta: object, **_kw: object) -> str:
+    return "not json"
+
+
+def _other_shape(_meta: object, **_kw: object) -> str:
+    return '{"Column": ["a", "b"], "Filter": null}'
+
+
+def _deserialize_fails(_source: object, **_kw: object) -> pl.Expr:
+    raise ValueError("unknown variant")
+
+
+def _deserialize_panics(_source: object, **_kw: object) -> pl.Expr:
+    raise pl.exceptions.PanicException("unreachable")
+
+
+def _runs_badly(_source: object, **_kw: object) -> pl.Expr:
+    # Built, but fails on the batch: no such column.
+    return pl.col("__nowhere__") > 1
+
+
+@pytest.mark.parametrize(
+    ("target", "fake", "built"),
+    [
+        (ExprMetaNameSpace, _serialize_fails, False),
+        (ExprMetaNameSpace, _no_json, False),
+        (ExprMetaNameSpace, _other_shape, False),
+        (pl.Expr, _deserialize_fails, False),
+        (pl.Expr, _deserialize_panics, False),
+        (pl.Expr, _runs_badly, True),
+    ],
+)
+def test_rules_whose_restriction_fails_run_on_every_row(
+    monkeypatch: pytest.MonkeyPatch, target: type, fake: Callable[..., object], built: bool
+) -> None:
+    rules = [_compile(BOTH, "both"), _compile(EITHER, "either"), _compile(PYTHON, "python")]
+    frame = _rundll_frame()
+    expected = [(m.rule.key, m.row_ids, m.selections) for m in evaluate(frame, group_rules(rules))]
+    name = "serialize" if target is ExprMetaNameSpace else "deserialize"
+    monkeypatch.setattr(target, name, fake if name == "serialize" else staticmethod(fake))
+    groups = group_rules(rules)
+    assert (_restricted(groups[0], rules[0]) is not None) is built
+    found = [(m.rule.key, m.row_ids, m.selections) for m in evaluate(frame, groups)]
+    assert found == expected
+    # Once it failed, the rule is evaluated whole, without trying again.
+    assert _restricted(groups[0], rules[0]) is None
 
 
 # A test of a missing field is null, not false: "not" must see it as false.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -38,6 +39,8 @@ from sekimori.detect.sigma.fields import (
 from sekimori.detect.sigma.logsource import CHANNEL_COLUMN, EVENT_CODE_COLUMN, Variant
 from sekimori.detect.sigma.prefilter import ClauseIndex
 from sekimori.detect.sigma.values import KEYWORD_LOWER_COLUMN, Needs, rust_regex_ok
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,36 +245,47 @@ def _restricted(group: RuleGroup, rule: CompiledRule) -> pl.Expr | None:
     the rule's value on the mask's rows alone, and polars scans only those.
     Every column read becomes that column filtered by the mask, in the
     expression's serialized form; a rule that does not serialize (a test in
-    Python) is evaluated on every row instead.
+    Python), or whose serialized form is not as expected, is evaluated on
+    every row instead.
     """
     if rule.key in group.restricted:
         return group.restricted[rule.key]
-    restricted: pl.Expr | None = None
     try:
-        tree = json.loads(rule.expr.meta.serialize(format="json"))
-    except pl.exceptions.PolarsError:
-        tree = None
-    if tree is not None:
-        mask = {"Column": _mask_name(rule)}
-        count = 0
-
-        def walk(node: object) -> object:
-            nonlocal count
-            if isinstance(node, dict):
-                if len(node) == 1 and isinstance(node.get("Column"), str):
-                    count += 1
-                    return {"Filter": {"input": node, "by": mask}}
-                return {k: walk(v) for k, v in node.items()}
-            if isinstance(node, list):
-                return [walk(v) for v in node]
-            return node
-
-        text = json.dumps(walk(tree))
-        # Every column read, or the expression would mix filtered and whole columns.
-        if count and count == len(rule.expr.meta.root_names()):
-            restricted = pl.Expr.deserialize(io.StringIO(text), format="json")
+        restricted = _read_through(rule.expr, _mask_name(rule))
+    except (Exception, pl.exceptions.PanicException) as exc:
+        # polars' serialized form is no stable interface: whatever goes wrong
+        # in rewriting it costs speed, never the hunt.
+        log.debug("rule %s is evaluated on every row: %r", rule.key, exc)
+        restricted = None
     group.restricted[rule.key] = restricted
     return restricted
+
+
+def _read_through(expr: pl.Expr, mask: str) -> pl.Expr | None:
+    """``expr`` with every column it reads filtered by the boolean column ``mask`` (None: no)."""
+    try:
+        tree = json.loads(expr.meta.serialize(format="json"))
+    except pl.exceptions.PolarsError:
+        return None
+    by = {"Column": mask}
+    count = 0
+
+    def walk(node: object) -> object:
+        nonlocal count
+        if isinstance(node, dict):
+            if len(node) == 1 and isinstance(node.get("Column"), str):
+                count += 1
+                return {"Filter": {"input": node, "by": by}}
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    text = json.dumps(walk(tree))
+    # Every column read, or the expression would mix filtered and whole columns.
+    if not count or count != len(expr.meta.root_names()):
+        return None
+    return pl.Expr.deserialize(io.StringIO(text), format="json")
 
 
 def _text_columns(schema: Mapping[str, pl.DataType]) -> list[str]:
@@ -408,15 +422,7 @@ def _match(
     if not rules or sub.height == 0:
         return []
     row = pl.col(ROW_COLUMN)
-    exprs = []
-    for rule in rules:
-        restricted = _restricted(group, rule) if group is not None else None
-        if restricted is None:
-            exprs.append(row.filter(rule.expr).implode().alias(rule.key))
-        else:
-            mask = pl.col(_mask_name(rule))
-            exprs.append(row.filter(mask).filter(restricted).implode().alias(rule.key))
-    found = sub.select(exprs).row(0)
+    found = _fired_rows(sub, rules, group)
     fired = [(rule, ids) for rule, ids in zip(rules, found, strict=True) if ids]
     if not fired:
         return []
@@ -446,6 +452,37 @@ def _match(
         )
         out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
     return _with_values(out, matched)
+
+
+def _rule_rows(rule: CompiledRule, group: RuleGroup | None) -> pl.Expr:
+    """The rows ``rule`` matches, as one list (on its mask's rows only, with ``group``)."""
+    row = pl.col(ROW_COLUMN)
+    restricted = _restricted(group, rule) if group is not None else None
+    if restricted is None:
+        return row.filter(rule.expr).implode().alias(rule.key)
+    return row.filter(pl.col(_mask_name(rule))).filter(restricted).implode().alias(rule.key)
+
+
+def _fired_rows(
+    sub: pl.DataFrame, rules: Sequence[CompiledRule], group: RuleGroup | None
+) -> tuple[list[int], ...]:
+    """Per rule, the rows of ``sub`` it matches, in one ``select``."""
+    try:
+        return sub.select(_rule_rows(rule, group) for rule in rules).row(0)
+    except (Exception, pl.exceptions.PanicException):
+        if group is None:
+            raise
+    # A rewritten expression that polars builds but cannot run: each is tried
+    # alone, and those that fail are evaluated whole from now on.
+    for rule in rules:
+        if group.restricted.get(rule.key) is None:
+            continue
+        try:
+            sub.select(_rule_rows(rule, group))
+        except (Exception, pl.exceptions.PanicException) as exc:
+            log.debug("rule %s is evaluated on every row: %r", rule.key, exc)
+            group.restricted[rule.key] = None
+    return sub.select(_rule_rows(rule, group) for rule in rules).row(0)
 
 
 @dataclass(frozen=True, slots=True)
