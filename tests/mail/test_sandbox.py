@@ -95,3 +95,12 @@ def test_start_brings_every_worker_up_before_the_first_job() -> None:
     with Sandbox(SandboxLimits(workers=2, timeout=5.0)) as box:
         assert box.start()
         assert box.call(hostile.echo, 3).value == 3
+
+
+def test_warm_starts_the_workers_without_waiting() -> None:
+    with Sandbox(SandboxLimits(workers=2, timeout=5.0)) as box:
+        box.warm()
+        pool = box._pool
+        assert pool is not None and len(pool._processes) == 2  # spawned, maybe not ready yet
+        assert box.call(hostile.echo, 3).value == 3
+        assert box._pool is pool  # the warmed pool does the work, not a new one
