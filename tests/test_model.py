@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -162,3 +163,24 @@ def test_findings_pickle_as_they_were() -> None:
     assert [f.to_json() for f in back] == [f.to_json() for f in originals]
     assert back[1].timestamp.tzinfo is originals[1].timestamp.tzinfo
     assert all(type(o) is Observable for f in back for o in f.observables)
+
+
+def test_shown_path_writes_non_utf8_bytes_as_escapes_and_path_of_shown_undoes_it(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from sekimori.model import path_of_shown, shown_path
+
+    raw = os.fsencode(tmp_path) + b"/ev\xff\xe9.jsonl"
+    real = os.fsdecode(raw)  # what os.listdir gives: lone surrogates for the bytes
+    shown = shown_path(real)
+    assert shown.endswith("/ev\\xff\\xe9.jsonl")
+    shown.encode("utf-8")  # Arrow, JSON and the store take it
+    assert shown_path("/logs/請求書.json") == "/logs/請求書.json"
+    assert shown_path("a\ud800b") == "a\\ud800b"  # no file system byte gives this one
+    assert path_of_shown(shown) == real
+    # A name that really holds "\x" is itself when the file exists.
+    literal = tmp_path / "a\\xff.txt"
+    literal.write_text("x")
+    assert path_of_shown(str(literal)) == str(literal)

@@ -187,3 +187,37 @@ def test_the_worker_is_chosen_for_large_inputs_and_rule_sets(
     assert launch.start_worker([big], [tmp_path / "absent"], True, None, 100) is None
     monkeypatch.setattr(launch.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert not launch.wants_worker([big], [rules], None)
+
+
+def test_files_whose_names_are_not_utf8_are_read(tmp_path: Path) -> None:
+    """Their events and findings name them with ``\\xNN``; a message is read again to be scanned."""
+    import json
+    import os
+
+    from sekimori.samples.mail import emotet_invoice_mail
+
+    event = {
+        "Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                "EventID": 1,
+                "EventRecordID": 7,
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T00:14:03Z"}},
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "Computer": "WS-07",
+            },
+            "EventData": {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd"},
+        }
+    }
+    folder = os.fsencode(tmp_path)
+    with open(folder + b"/ws\xff.json", "w") as fh:
+        fh.write(json.dumps(event) + "\n")
+    with open(folder + b"/\x93\xbf.eml", "wb") as fh:  # a Shift_JIS name
+        fh.write(emotet_invoice_mail())
+    result = run_hunt([tmp_path], HuntOptions(parallel=False))
+    assert sorted((Path(r.path).name, r.events, r.error) for r in result.reports) == [
+        ("\\x93\\xbf.eml", 1, None),
+        ("ws\\xff.json", 1, None),
+    ]
+    mail = [f for f in result.findings if f.log_file_path and f.log_file_path.endswith(".eml")]
+    assert mail and all(f.log_file_path.endswith("/\\x93\\xbf.eml") for f in mail)

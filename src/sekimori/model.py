@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -36,6 +38,38 @@ REQUIRED_COLUMNS = (TIMESTAMP, TENANT, HOST_NAME, EVENT_ID, EVENT_DATASET, LOG_F
 DEFAULT_TENANT = "default"
 # ZoneInfo instances are cached per key: every UTC time read by polars carries this one.
 _ZONE_UTC = ZoneInfo("UTC")
+
+
+def shown_path(path: str) -> str:
+    r"""A file's path as text UTF-8 can hold (``log.file.path``, reports, the store).
+
+    Python keeps the bytes of a file name that are not UTF-8 as lone
+    surrogates, which neither Arrow, JSON nor the store accept; they are
+    written ``\xNN`` instead (``ev\xff.jsonl``), as ``ls -b`` shows them.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate no file system byte gives
+            return path.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    return path
+
+
+_SHOWN_BYTE_RE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def path_of_shown(shown: str) -> str:
+    r"""The path ``shown_path`` showed as ``shown``, to open the file again.
+
+    A ``\xNN`` of a byte above 7f goes back to the byte it stands for, unless
+    a file of the name as written exists (a name may hold ``\x`` itself).
+    """
+    if "\\x" not in shown or Path(shown).exists():
+        return shown
+    return _SHOWN_BYTE_RE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), shown)
 
 
 class Severity(StrEnum):

@@ -26,7 +26,14 @@ from sekimori.findinglog import FindingLog
 from sekimori.gcpause import fewer_collections
 from sekimori.hosts import HostDirectory
 from sekimori.intel.matcher import IntelIndex
-from sekimori.model import DEFAULT_BATCH_SIZE, DEFAULT_TENANT, Incident, Severity, json_line
+from sekimori.model import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_TENANT,
+    Incident,
+    Severity,
+    json_line,
+    shown_path,
+)
 from sekimori.sources import UNRECOGNIZED, ReadContext, ReadReport, iter_files, read_file
 
 Progress = Callable[[int], None]
@@ -122,7 +129,7 @@ def files_of(paths: list[Path]) -> Iterator[tuple[Path, bool] | ReadReport]:
             for found in iter_files([path]):
                 yield found, found == path
         except SourceError as exc:
-            yield ReadReport(path=str(path), source="?", error=exc.message)
+            yield ReadReport(path=shown_path(str(path)), source="?", error=exc.message)
 
 
 def run_hunt(

@@ -34,6 +34,7 @@ from sekimori.model import (
     Finding,
     Severity,
     Stage,
+    path_of_shown,
     utc,
 )
 
@@ -133,7 +134,9 @@ class MailDetector(Detector):
                 continue
             offset = row.get("log.offset")
             try:
-                raw = read_message(str(path), int(offset) if offset is not None else None)
+                raw = read_message(
+                    path_of_shown(str(path)), int(offset) if offset is not None else None
+                )
             except OSError as exc:
                 log.warning("cannot re-read %s: %s", path, exc)
                 continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sekimori.errors import SourceError
-from sekimori.model import EventBatch
+from sekimori.model import EventBatch, shown_path
 from sekimori.sources import container
 from sekimori.sources.base import HEAD_SIZE, ReadContext, ReadReport, Source
 from sekimori.sources.eml import EmlSource
@@ -86,7 +86,7 @@ def read_file(path: Path, ctx: ReadContext) -> Iterator[FileBatch]:
     blank) plain file gives a report of source ``empty`` with no events and no
     error; an archive with nothing readable in it is not recognized.
     """
-    report = ReadReport(path=str(path), source="?")
+    report = ReadReport(path=shown_path(str(path)), source="?")
     try:
         head = read_head(path)
         if not head.strip() and container.is_plain(path):

@@ -23,6 +23,7 @@ from sekimori.model import (
     TENANT,
     TIMESTAMP,
     EventBatch,
+    shown_path,
 )
 from sekimori.sources.base import ReadContext
 
@@ -212,7 +213,7 @@ def finish(
     exprs: list[pl.Expr] = [
         pl.lit(ctx.tenant, dtype=pl.String).alias(TENANT),
         pl.lit(dataset, dtype=pl.String).alias(EVENT_DATASET),
-        pl.lit(path, dtype=pl.String).alias(LOG_FILE_PATH),
+        pl.lit(shown_path(path), dtype=pl.String).alias(LOG_FILE_PATH),
     ]
     # A query costs more than the whole work on a small batch (one .evtx file
     # often has a few dozen events): no expression for a column already right.

@@ -36,7 +36,7 @@ import dpkt
 import polars as pl
 
 from sekimori.errors import SourceError
-from sekimori.model import EventBatch
+from sekimori.model import EventBatch, shown_path
 from sekimori.sources.base import ReadContext, ReadReport, Source
 
 log = logging.getLogger(__name__)
@@ -480,7 +480,7 @@ class _PcapReader:
             pl.col(prefix + "id.orig_h").alias("host.name"),
             pl.col(prefix + "uid").alias("event.id"),
             pl.lit(f"zeek.{log_name}").alias("event.dataset"),
-            pl.lit(str(self.path)).alias("log.file.path"),
+            pl.lit(shown_path(str(self.path))).alias("log.file.path"),
             pl.col(prefix + "id.orig_h").alias("source.ip"),
             pl.col(prefix + "id.orig_p").alias("source.port"),
             pl.col(prefix + "id.resp_h").alias("destination.ip"),
