@@ -16,8 +16,6 @@ from sekimori.home import data_dir
 DB_ENV = "SEKIMORI_DB"
 DB_FILE = "sekimori.db"
 
-__all__ = ["DB_ENV", "DB_FILE", "HOME_ENV", "data_dir", "default_db_url"]
-
 
 def default_db_url() -> str:
     """The database URL to use when none is given: ``SEKIMORI_DB`` or SQLite in ``data_dir()``."""
@@ -25,3 +23,6 @@ def default_db_url() -> str:
     if url:
         return url
     return f"sqlite:///{(data_dir() / DB_FILE).as_posix()}"
+
+
+__all__ = ["DB_ENV", "DB_FILE", "data_dir", "default_db_url"]
