@@ -49,3 +49,9 @@ def burn(seconds: float) -> float:
     while time.process_time() - start < seconds:
         pass
     return time.process_time()
+
+
+def stamp(seconds: float) -> float:
+    """Sleep ``seconds``, then return the time it ended."""
+    time.sleep(seconds)
+    return time.time()

@@ -20,6 +20,13 @@ def test_jobs_run_in_order(sandbox: Sandbox) -> None:
     assert [o.value for o in outcomes] == list(range(6))
 
 
+def test_a_long_job_does_not_hold_the_other_worker_back(sandbox: Sandbox) -> None:
+    # Results come in job order, but the other worker takes the jobs after the long one meanwhile.
+    outcomes = list(sandbox.call_many(hostile.stamp, [(1.0,)] + [(0.05,)] * 12))
+    ended = [o.value for o in outcomes]
+    assert max(ended[1:]) < ended[0]
+
+
 def test_hung_worker_is_a_timeout_and_the_pool_recovers(sandbox: Sandbox) -> None:
     before = sandbox.rebuilds
     outcomes = list(sandbox.call_many(hostile.hang, [(30,)]))

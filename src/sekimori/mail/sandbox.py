@@ -31,8 +31,9 @@ import os
 import resource
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ PRELOAD = (
     "sekimori.mail.zipcrypto",
     "msoffcrypto",
 )
+
+
+# Jobs per worker given out at most, finished ones waiting for their turn included:
+# a batch of macro documents takes ten times a batch of plain mail, and the
+# other workers go on meanwhile.
+AHEAD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,31 +229,48 @@ class Sandbox:
     ) -> Iterator[Outcome]:
         """Run ``func`` over ``jobs`` in the workers, yielding outcomes in job order.
 
-        At most two jobs per worker are in flight, and a job's timeout starts
-        when the job before it has finished. After a timeout or a crash the
+        At most two unfinished jobs per worker are in flight, and a job's
+        timeout starts when the job before it has finished. Finished jobs wait
+        for their turn (up to ``AHEAD`` per worker in all), so that a worker
+        is not left idle behind one long job. After a timeout or a crash the
         pool is rebuilt and the other in-flight jobs are retried once.
         """
         # Two jobs per worker keep workers busy while results travel back.
         window = max(1, 2 * self.limits.workers)
+        ahead = max(window, AHEAD * self.limits.workers)
         pending: list[tuple[tuple[Any, ...], Future[Any], int]] = []
         order: dict[int, int] = {}
-        submitted = 0
         iterator = iter(jobs)
         exhausted = False
-        while True:
-            while not exhausted and len(pending) < window:
+
+        def top_up() -> None:
+            nonlocal exhausted
+            while (
+                not exhausted
+                and len(pending) < ahead
+                and sum(1 for p in pending if not p[1].done()) < window
+            ):
                 try:
                     args = next(iterator)
                 except StopIteration:
                     exhausted = True
-                    break
-                order[id(args)] = submitted
-                submitted += 1
+                    return
+                order[id(args)] = len(order)
                 pending.append((args, self._submit(func, args), 0))
+
+        while True:
+            top_up()
             if not pending:
                 return
-            args, future, retries = pending.pop(0)
-            outcome = self._wait(future)
+            args, future, retries = pending[0]
+            # Wait for the first job, giving out more as the others finish.
+            deadline = time.monotonic() + self.limits.timeout
+            while not future.done() and (left := deadline - time.monotonic()) > 0:
+                running = [p[1] for p in pending if not p[1].done()]
+                wait(running, timeout=left, return_when=FIRST_COMPLETED)
+                top_up()
+            pending.pop(0)
+            outcome = self._wait(future, timeout=max(0.0, deadline - time.monotonic()))
             if outcome.failure is not None:
                 # The pool is gone; jobs that had finished keep their results.
                 finished = [p for p in pending if _succeeded(p[1])]
@@ -272,10 +296,16 @@ class Sandbox:
         future.pool = pool  # type: ignore[attr-defined]
         return future
 
-    def _wait(self, future: Future[Any], pool: ProcessPoolExecutor | None = None) -> Outcome:
+    def _wait(
+        self,
+        future: Future[Any],
+        pool: ProcessPoolExecutor | None = None,
+        timeout: float | None = None,
+    ) -> Outcome:
         pool = pool or getattr(future, "pool", None)
+        timeout = self.limits.timeout if timeout is None else timeout
         try:
-            return Outcome(value=future.result(timeout=self.limits.timeout))
+            return Outcome(value=future.result(timeout=timeout))
         except FutureTimeout:
             self._kill(pool)
             return Outcome(failure="timeout", detail=f"no result after {self.limits.timeout:g} s")
