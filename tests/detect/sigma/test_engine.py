@@ -9,7 +9,8 @@ import pytest
 from polars.expr.meta import ExprMetaNameSpace
 from sigma.rule import SigmaRule
 
-from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler
+from sekimori.detect.sigma import engine
+from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, exact_requirement
 from sekimori.detect.sigma.engine import _restricted, _variant_masks, evaluate, group_rules
 from sekimori.detect.sigma.fields import FieldResolver
 from sekimori.detect.sigma.logsource import CATEGORY_VARIANTS
@@ -270,3 +271,25 @@ def test_variant_masks_once_per_distinct_key_as_row_by_row() -> None:
     masks = [v.mask(resolver).alias(f"g{i}") for i, v in enumerate(variants)]
     assert len(masks) > 8
     assert _variant_masks(frame, masks).equals(frame.select(masks))
+
+
+EXACT = """detection:
+  cli: {CommandLine|contains|all: ['javascript:', 'rundll32']}
+  img: {Image|contains: 'windows'}
+  condition: cli and img
+"""
+
+
+def test_exact_rules_match_where_their_literals_are_without_evaluation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = [_compile(EXACT, "exact"), _compile(BOTH, "both")]
+    assert [exact_requirement(r) for r in rules] == [True, False]
+    frame = _rundll_frame()
+    found = [(m.rule.key, m.row_ids, m.evidence(0)) for m in evaluate(frame, group_rules(rules))]
+    monkeypatch.setattr(engine, "exact_requirement", lambda _rule: False)
+    evaluated = [
+        (m.rule.key, m.row_ids, m.evidence(0)) for m in evaluate(frame, group_rules(rules))
+    ]
+    assert found == evaluated
+    assert [(key, rows) for key, rows, _ in found] == [("exact", (2, 3)), ("both", (2, 3))]

@@ -39,6 +39,7 @@ from sigma.types import (
     SigmaString,
     SigmaTimestampPart,
     SigmaType,
+    SpecialChars,
 )
 
 from sekimori.detect.sigma.fields import LOWER_PREFIX, column_name, lower_name
@@ -189,6 +190,8 @@ class RuleCompiler:
         forced = _forced(trees, rule.detection)
         if forced:
             facts["forced"] = forced
+        if required is not None and len(trees) == 1 and _exact(trees[0], rule.detection):
+            facts["exact"] = True
         if facts:
             expr = expr.alias(_FACTS + json.dumps(facts, sort_keys=True))
         return CompiledRule(
@@ -355,6 +358,19 @@ def keyword_literals(rule: CompiledRule) -> tuple[str, ...] | None:
     return _facts(rule).keywords
 
 
+def exact_requirement(rule: CompiledRule) -> bool:
+    """Whether the rule matches exactly the events where its literal requirement holds.
+
+    So when its condition is an ``and`` of values each of which is a literal
+    contained in a field (or a keyword), each at least
+    ``prefilter.MIN_LITERAL`` long: every clause of the requirement is one
+    of those values (``contains`` lists, ``|all``), found by the prefilter's
+    scan of the same lower-cased column. Carried in the rule expression's
+    output name, which survives serialization.
+    """
+    return _facts(rule).exact
+
+
 def forced_selections(rule: CompiledRule) -> Mapping[str, bool]:
     """Selections whose value the rule's condition fixes on every event the rule matches.
 
@@ -370,6 +386,7 @@ def forced_selections(rule: CompiledRule) -> Mapping[str, bool]:
 class _Facts:
     keywords: tuple[str, ...] | None = None
     forced: Mapping[str, bool] = field(default_factory=dict)
+    exact: bool = False
 
 
 def _facts(rule: CompiledRule) -> _Facts:
@@ -386,6 +403,7 @@ def _decode_facts(name: str) -> _Facts:
     return _Facts(
         keywords=None if keywords is None else tuple(str(k) for k in keywords),
         forced={str(k): bool(v) for k, v in facts.get("forced", {}).items()},
+        exact=bool(facts.get("exact", False)),
     )
 
 
@@ -410,6 +428,69 @@ def _forced(trees: Sequence[object], detections: SigmaDetections) -> dict[str, b
     if len(trees) == 1:
         walk(trees[0], True)
     return out
+
+
+def _exact(node: object, detections: SigmaDetections) -> bool:
+    """Whether condition ``node`` holds exactly where its requirement (``prefilter``) does.
+
+    ``and`` of identifiers and ``all of`` selectors, over detections that are
+    ``and`` of items each true exactly when one of its literals is in the
+    field (all of them with ``|all``). An ``or`` keeps one clause of each
+    alternative in the requirement, a ``not`` none: neither is exact.
+    """
+    if isinstance(node, ConditionIdentifier):
+        detection = detections.detections.get(node.identifier)
+        return detection is not None and _exact_detection(detection)
+    if isinstance(node, ConditionSelector):
+        if node.cond_class is not ConditionAND:
+            return False
+        names = [i.identifier for i in node.resolve_referenced_detections(detections)]
+        return bool(names) and all(_exact_detection(detections.detections[n]) for n in names)
+    if isinstance(node, ConditionAND):
+        return all(_exact(arg, detections) for arg in node.args)
+    return False
+
+
+def _exact_detection(detection: SigmaDetection) -> bool:
+    items = detection.detection_items
+    if not items or (detection.item_linking is not ConditionAND and len(items) > 1):
+        return False
+    for item in items:
+        if isinstance(item, SigmaDetection):
+            # An 'or' of one detection keeps only its best clause.
+            if detection.item_linking is not ConditionAND or not _exact_detection(item):
+                return False
+            continue
+        if item.negated or not item.value:
+            return False
+        several = item.value_linking is ConditionAND and len(item.value) > 1
+        if several and detection.item_linking is not ConditionAND:
+            return False
+        if not all(_exact_value(v, keyword=item.field is None) for v in item.value):
+            return False
+    return True
+
+
+def _exact_value(value: SigmaType, keyword: bool) -> bool:
+    """Whether ``value`` is true exactly where its prefilter literal is in the lower-cased text."""
+    if isinstance(value, SigmaExpansion):
+        return bool(value.values) and all(_exact_value(v, keyword) for v in value.values)
+    # Not a subclass: a cased string is tested on the text as written.
+    if type(value) is not SigmaString or value.contains_placeholder():
+        return False
+    parts = merge_parts(value.lower())
+    multi = SpecialChars.WILDCARD_MULTI
+    if keyword:
+        # Keywords are looked for anywhere in the text (``values._keyword_any``).
+        while parts and parts[0] is multi:
+            parts = parts[1:]
+        while parts and parts[-1] is multi:
+            parts = parts[:-1]
+    elif len(parts) == 3 and parts[0] is multi and parts[2] is multi:
+        parts = parts[1:2]
+    else:
+        return False
+    return len(parts) == 1 and isinstance(parts[0], str) and len(parts[0]) >= MIN_LITERAL
 
 
 def _detections_keywords(detections: SigmaDetections) -> frozenset[str] | None:

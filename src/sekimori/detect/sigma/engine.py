@@ -24,6 +24,7 @@ import polars as pl
 from sekimori.detect.sigma.compiler import (
     CompiledRule,
     PlainTest,
+    exact_requirement,
     forced_selections,
     keyword_literals,
     plain_test,
@@ -180,20 +181,34 @@ def _mask_name(rule: CompiledRule) -> str:
     return _MASK + rule.key
 
 
-def _candidates(
-    sub: pl.DataFrame, group: RuleGroup
-) -> list[tuple[tuple[CompiledRule, ...], pl.DataFrame, bool]]:
-    """(rules, rows, restricted) to evaluate, from the literal prefilter.
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """Rules to evaluate on ``rows``, from the literal prefilter (``_candidates``).
+
+    ``restricted``: each rule of ``rules`` runs on its own rows only, which
+    ``rows`` marks with a mask per rule (``_mask_name``). ``known`` are the
+    rows (in ``rows``, by ``ROW_COLUMN``) of the rules that match exactly
+    where their requirement holds (``compiler.exact_requirement``), found
+    without evaluating them.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    rows: pl.DataFrame
+    restricted: bool = False
+    known: Mapping[str, list[int]] = field(default_factory=dict)
+
+
+def _candidates(sub: pl.DataFrame, group: RuleGroup) -> list[_Step]:
+    """The evaluation steps of ``group`` on ``sub``, from the literal prefilter.
 
     The free rules run on every row. Each other rule runs only on the rows
-    where every clause of its requirement has a literal (``restricted``: the
-    rows carry a mask per rule, ``_mask_name``). The literals found in a row
-    make its signature; rows repeat their signatures, so the clauses are
-    checked once per signature.
+    where every clause of its requirement has a literal. The literals found
+    in a row make its signature; rows repeat their signatures, so the
+    clauses are checked once per signature.
     """
-    work: list[tuple[tuple[CompiledRule, ...], pl.DataFrame, bool]] = []
+    work: list[_Step] = []
     if group.free:
-        work.append((group.free, sub, False))
+        work.append(_Step(group.free, sub))
     if not group.literals:
         return work
     columns = list(group.literals)
@@ -229,12 +244,18 @@ def _candidates(
     rows = sub.filter(pl.col(ROW_COLUMN).is_in(where[ROW_COLUMN].implode())).with_columns(
         where[_SIGNATURE]
     )
-    rules = tuple(group.required[n] for n in sorted(of_rule))
+    exact = [n for n in sorted(of_rule) if exact_requirement(group.required[n])]
+    known: dict[str, list[int]] = {}
+    if exact:
+        at = signatures[ROW_COLUMN].to_list()
+        for n in exact:
+            known[group.required[n].key] = sorted(i for number in of_rule[n] for i in at[number])
+    evaluated = [n for n in sorted(of_rule) if group.required[n].key not in known]
     rows = rows.with_columns(
-        pl.col(_SIGNATURE).is_in(of_rule[n]).alias(_mask_name(group.required[n]))
-        for n in sorted(of_rule)
+        pl.col(_SIGNATURE).is_in(of_rule[n]).alias(_mask_name(group.required[n])) for n in evaluated
     )
-    work.append((rules, rows, True))
+    rules = tuple(group.required[n] for n in sorted(of_rule))
+    work.append(_Step(rules, rows, restricted=True, known=known))
     return work
 
 
@@ -413,17 +434,24 @@ def _match(
     rules: Sequence[CompiledRule],
     sub: pl.DataFrame,
     group: RuleGroup | None = None,
+    known: Mapping[str, list[int]] | None = None,
 ) -> list[Match]:
     """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only.
 
     With ``group``, ``sub`` carries each rule's mask (``_candidates``) and a
-    rule is evaluated on its mask's rows only.
+    rule is evaluated on its mask's rows only. The rows of the rules in
+    ``known`` are given, not evaluated.
     """
     if not rules or sub.height == 0:
         return []
     row = pl.col(ROW_COLUMN)
-    found = _fired_rows(sub, rules, group)
-    fired = [(rule, ids) for rule, ids in zip(rules, found, strict=True) if ids]
+    known = known or {}
+    evaluated = [rule for rule in rules if rule.key not in known]
+    found = dict(known)
+    if evaluated:
+        keys = [rule.key for rule in evaluated]
+        found.update(zip(keys, _fired_rows(sub, evaluated, group), strict=True))
+    fired = [(rule, ids) for rule in rules if (ids := found[rule.key])]
     if not fired:
         return []
     matched = sub.filter(row.is_in(sorted({i for _rule, ids in fired for i in ids})))
@@ -660,8 +688,9 @@ def evaluate(
             continue
         sub = frame.select(_columns(resolver, group)).filter(masks[f"g{i}"])
         sub = _prepare(sub, resolver, group)
-        for rules, rows, restricted in _candidates(sub, group):
-            matches.extend(_match(source, rules, rows, group if restricted else None))
+        for step in _candidates(sub, group):
+            restricted = group if step.restricted else None
+            matches.extend(_match(source, step.rules, step.rows, restricted, step.known))
     return matches
 
 
