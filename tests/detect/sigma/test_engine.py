@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import polars as pl
@@ -293,3 +294,28 @@ def test_exact_rules_match_where_their_literals_are_without_evaluation(
     ]
     assert found == evaluated
     assert [(key, rows) for key, rows, _ in found] == [("exact", (2, 3)), ("both", (2, 3))]
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def test_hash_lists_are_found_as_tokens_as_by_aho_corasick() -> None:
+    rng = random.Random(7)
+    sizes = {"md5": 32, "sha1": 40, "sha256": 64, "imphash": 32}
+    hashes = sorted({f"{name}={_hex(rng, n)}" for name, n in sizes.items() for _ in range(300)})
+    literals = (*hashes, "\\evil.sys", "md5=", "sha1=zz", "sha1=ab")
+    assert engine._hash_tokens(literals)[0] is not None
+    pieces = [*rng.sample(hashes, 40), "md5=", "sha", "1=", "=", ",", "x", "imp", "hash=", "f0"]
+    pieces += ["\\evil.sys", "zz", "ab"]
+    texts: list[str | None] = [None, "", f"xmd5={hashes[0][4:]}", f"md5=md5={hashes[0][4:]}"]
+    texts += [hashes[1] + "ff", hashes[2][:-1], "imp" + hashes[3], ",".join(hashes[4:8])]
+    texts += ["".join(rng.choices(pieces, k=rng.randint(1, 12))) for _ in range(400)]
+    frame = pl.DataFrame({"h": texts}, schema={"h": pl.String})
+    tokens = frame.select(engine._found("h", literals, rows=1)).to_series().to_list()
+    scanned = frame.select(pl.col("h").str.extract_many(list(literals), overlapping=True))
+    for text, got, want in zip(texts, tokens, scanned.to_series().to_list(), strict=True):
+        assert set(got or ()) == set(want or ()), text
+    # Names one of which ends another could start inside it: the automaton is kept.
+    nested = tuple(f"{name}={_hex(rng, 32)}" for name in ("hash", "imphash") for _ in range(600))
+    assert engine._hash_tokens(nested)[0] is None
