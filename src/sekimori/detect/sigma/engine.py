@@ -3,9 +3,10 @@
 Rules are grouped by log-source variant (all ``process_creation`` rules on
 Sysmon event 1, the same rules again on Security 4688 with its field names
 …). For each group the batch is filtered once to the variant's rows, the
-canonical field columns the group reads are added once, and every rule of the
-group is evaluated in one ``select`` — one boolean column per rule, computed
-by polars in parallel. No Python loop runs over rows; Python only loops over
+canonical field columns the group reads are added once, the literal
+prefilter gives each rule its rows (``_candidates``), and the rules of the
+group are evaluated in one ``select``, each on its own rows (``_restricted``),
+computed by polars in parallel. No Python loop runs over rows; Python only loops over
 the (few) rules that fired, to explain them: which selections matched, with
 the fields they read, on the matched rows only.
 """

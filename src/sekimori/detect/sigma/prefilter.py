@@ -12,10 +12,11 @@ has two clauses: both literals must occur.
 
 The engine then scans each lower-cased field column once with Aho-Corasick
 (``str.extract_many``) for all the literals of a rule group, and evaluates
-only the rules all of whose clauses have an occurring literal, on the rows
-where some literal occurred (the same idea as the literal prefilters of
-Hyperscan-based engines). A requirement is only ever a necessary condition:
-the rule's own expression still decides.
+each rule only on the rows where every clause of its requirement has a
+literal (the same idea as the literal prefilters of Hyperscan-based
+engines). A requirement is a necessary condition: the rule's own expression
+still decides, unless the requirement is the whole condition
+(``compiler.exact_requirement``).
 """
 
 from __future__ import annotations
