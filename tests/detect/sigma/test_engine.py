@@ -319,3 +319,34 @@ def test_hash_lists_are_found_as_tokens_as_by_aho_corasick() -> None:
     # Names one of which ends another could start inside it: the automaton is kept.
     nested = tuple(f"{name}={_hex(rng, 32)}" for name in ("hash", "imphash") for _ in range(600))
     assert engine._hash_tokens(nested)[0] is None
+
+
+VALUES = """detection:
+  sel:
+    CommandLine|contains: ['javascript:', 'rundll32', 'alert', 'zzz']
+    Image|endswith: ['\\\\rundll32.exe', '.exe', '\\\\cmd.exe']
+  other: {CommandLine|startswith: ['rundll32 j', 'cmd']}
+  condition: sel or other
+"""
+
+
+def test_values_of_many_plain_tests_and_again_on_the_next_batch() -> None:
+    groups = group_rules([_compile(VALUES, "values")])
+    frame = _rundll_frame()
+    expected = [
+        {"CommandLine": ["rundll32"], "Image": ["\\rundll32.exe", ".exe"]},
+        {"CommandLine": ["javascript:", "cmd"], "Image": [".exe", "\\cmd.exe"]},
+        {
+            "CommandLine": ["javascript:", "rundll32", "alert", "rundll32 j"],
+            "Image": ["\\rundll32.exe", ".exe"],
+        },
+        {
+            "CommandLine": ["javascript:", "rundll32", "rundll32 j"],
+            "Image": ["\\rundll32.exe", ".exe"],
+        },
+    ]
+    for _batch in range(2):
+        (match,) = evaluate(frame, groups)
+        assert match.row_ids == (0, 1, 2, 3)
+        assert [match.evidence(i)["values"] for i in range(4)] == expected
+    assert set(groups[0].values) == {("values", "sel"), ("values", "other")}

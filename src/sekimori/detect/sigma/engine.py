@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 
@@ -25,6 +25,7 @@ import polars as pl
 from sekimori.detect.sigma.compiler import (
     CompiledRule,
     PlainTest,
+    Selection,
     exact_requirement,
     forced_selections,
     keyword_literals,
@@ -53,8 +54,9 @@ class RuleGroup:
     ``literals`` maps each lower-cased column to the literals the other rules
     require, ``required`` are those rules and ``clauses`` their requirements
     (rule ``n`` is ``required[n]``). ``restricted`` keeps, per rule key, the
-    rule's expression read on its own rows only (``_restricted``), made when
-    first needed.
+    rule's expression read on its own rows only (``_restricted``), and
+    ``values``, per rule key and selection, its value tests sorted for
+    ``_with_values``; both made when first needed.
     """
 
     variant: Variant
@@ -65,6 +67,9 @@ class RuleGroup:
     required: tuple[CompiledRule, ...] = ()
     clauses: ClauseIndex = field(default_factory=ClauseIndex)
     restricted: dict[str, pl.Expr | None] = field(default_factory=dict, compare=False, repr=False)
+    values: dict[tuple[str, str], _SelectionValues] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +503,7 @@ def _match(
     sub: pl.DataFrame,
     group: RuleGroup | None = None,
     known: Mapping[str, list[int]] | None = None,
+    plans: dict[tuple[str, str], _SelectionValues] | None = None,
 ) -> list[Match]:
     """Evaluate ``rules`` on ``sub``; explain the fired ones in bulk, on matched rows only.
 
@@ -542,7 +548,7 @@ def _match(
             for j in idx
         )
         out.append(Match(rule=rule, rows=rows, indices=tuple(idx), selections=selections))
-    return _with_values(out, matched)
+    return _with_values(out, matched, {} if plans is None else plans)
 
 
 def _rule_rows(rule: CompiledRule, group: RuleGroup | None) -> pl.Expr:
@@ -578,13 +584,37 @@ def _fired_rows(
 
 @dataclass(frozen=True, slots=True)
 class _ValueTest:
-    """One value of a selection, decided in Python (``plain``) or by a polars column."""
+    """One value of a selection, decided in Python (``plain``) or by polars (``expr``)."""
 
-    selection: str
     field: str
     label: str
     plain: PlainTest | None
-    column: str | None
+    expr: pl.Expr
+
+
+@dataclass(frozen=True, slots=True)
+class _SelectionValues:
+    """A selection's value tests, with its plain tests of one comparison by (column, op).
+
+    ``single[(column, op)]`` lists (test number, literal): a rule may have
+    thousands (SigmaHQ's vulnerable drivers' hashes), compared with the few
+    distinct values of its matched rows in one loop each.
+    """
+
+    tests: tuple[_ValueTest, ...]
+    single: Mapping[tuple[str, str], tuple[tuple[int, str], ...]]
+
+
+def _selection_values(sel: Selection) -> _SelectionValues:
+    tests = tuple(
+        _ValueTest(fname, label, plain_test(expr), expr) for fname, label, expr in sel.value_tests()
+    )
+    single: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for n, test in enumerate(tests):
+        if test.plain is not None and len(test.plain) == 1:
+            column, op, literal = test.plain[0]
+            single.setdefault((column, op), []).append((n, literal))
+    return _SelectionValues(tests, {key: tuple(tests) for key, tests in single.items()})
 
 
 _COMPARE: Mapping[str, Callable[[str, str], bool]] = {
@@ -596,32 +626,41 @@ _COMPARE: Mapping[str, Callable[[str, str], bool]] = {
 }
 
 
-def _with_values(matches: list[Match], matched: pl.DataFrame) -> list[Match]:
+def _with_values(
+    matches: list[Match],
+    matched: pl.DataFrame,
+    plans: dict[tuple[str, str], _SelectionValues],
+) -> list[Match]:
     """``matches`` with, per row, the rule values that matched in its true selections.
 
     Only the selections true on some row of a rule are looked at. Plain tests
     (a literal and one field, ``compiler.plain_test``) are decided in Python on
     the row's value; the others are evaluated by polars on ``matched``.
+    ``plans`` keeps each selection's tests (``_SelectionValues``) from one
+    batch to the next.
     """
     present = set(matched.columns)
     exprs: list[pl.Expr] = []
-    per_match: list[list[_ValueTest]] = []
+    per_match: list[list[tuple[str, _SelectionValues, dict[int, str]]]] = []
     for match in matches:
         rule = match.rule
         true = {name for names in match.selections for name in names}
-        tests: list[_ValueTest] = []
+        chosen: list[tuple[str, _SelectionValues, dict[int, str]]] = []
         for sel in rule.selections:
             if sel.name not in true:
                 continue
-            for n, (fname, label, expr) in enumerate(sel.value_tests()):
-                plain = plain_test(expr)
-                if plain is not None and all(c in present for c, _op, _t in plain):
-                    tests.append(_ValueTest(sel.name, fname, label, plain, None))
+            plan = plans.get((rule.key, sel.name))
+            if plan is None:
+                plan = plans[rule.key, sel.name] = _selection_values(sel)
+            # The tests polars decides, by number, with their column's name.
+            columns: dict[int, str] = {}
+            for n, test in enumerate(plan.tests):
+                if test.plain is not None and all(c in present for c, _op, _t in test.plain):
                     continue
-                alias = f"{rule.key}\x1f{sel.name}\x1fv{n}"
-                exprs.append(expr.fill_null(False).alias(alias))
-                tests.append(_ValueTest(sel.name, fname, label, None, alias))
-        per_match.append(tests)
+                columns[n] = f"{rule.key}\x1f{sel.name}\x1fv{n}"
+                exprs.append(test.expr.fill_null(False).alias(columns[n]))
+            chosen.append((sel.name, plan, columns))
+        per_match.append(chosen)
     flags = matched.select(exprs).to_dict(as_series=False) if exprs else {}
     texts: dict[str, list[str | None]] = {}
 
@@ -631,7 +670,7 @@ def _with_values(matches: list[Match], matched: pl.DataFrame) -> list[Match]:
         return texts[column]
 
     out = []
-    for match, tests in zip(matches, per_match, strict=True):
+    for match, chosen in zip(matches, per_match, strict=True):
         # Per selection, the rows (positions in ``match``) where it is true.
         where: dict[str, list[int]] = {}
         for k, names in enumerate(match.selections):
@@ -639,21 +678,73 @@ def _with_values(matches: list[Match], matched: pl.DataFrame) -> list[Match]:
                 where.setdefault(name, []).append(k)
         distinct: dict[tuple[str, str], set[str]] = {}
         values: list[dict[str, list[str]]] = [{} for _ in match.indices]
-        for test in tests:
-            rows = where[test.selection]
-            if test.plain is None:
-                flag = flags[str(test.column)]
-                hits = [k for k in rows if flag[match.indices[k]]]
-            else:
-                hits = _plain_hits(test, rows, match.indices, text, distinct)
-            for k in hits:
-                values[k].setdefault(test.field, []).append(test.label)
+        for name, plan, columns in chosen:
+            rows = where[name]
+            passing = _single_passing(plan, name, rows, match.indices, text, distinct, columns)
+            for n, test in enumerate(plan.tests):
+                if n in columns:
+                    flag = flags[columns[n]]
+                    hits = [k for k in rows if flag[match.indices[k]]]
+                elif test.plain is not None and len(test.plain) == 1:
+                    found = passing.get(n)
+                    if not found:
+                        continue
+                    column_values = text(test.plain[0][0])
+                    hits = [k for k in rows if column_values[match.indices[k]] in found]
+                else:
+                    hits = _plain_hits(test, name, rows, match.indices, text, distinct)
+                for k in hits:
+                    values[k].setdefault(test.field, []).append(test.label)
         out.append(replace(match, values=tuple(values)))
     return out
 
 
+def _distinct(
+    key: tuple[str, str],
+    rows: Sequence[int],
+    indices: Sequence[int],
+    text: Callable[[str], list[str | None]],
+    distinct: dict[tuple[str, str], set[str]],
+) -> set[str]:
+    """The distinct values of column ``key[1]`` on the ``rows`` of selection ``key[0]``."""
+    if key not in distinct:
+        values = text(key[1])
+        distinct[key] = {v for k in rows if (v := values[indices[k]]) is not None}
+    return distinct[key]
+
+
+def _single_passing(
+    plan: _SelectionValues,
+    selection: str,
+    rows: Sequence[int],
+    indices: Sequence[int],
+    text: Callable[[str], list[str | None]],
+    distinct: dict[tuple[str, str], set[str]],
+    skipped: Container[int],
+) -> dict[int, set[str]]:
+    """Per plain test of one comparison (by number), the values of ``rows`` that pass it.
+
+    Each distinct value is compared with all the literals of a (column, op)
+    in one loop; tests in ``skipped`` are decided by polars.
+    """
+    passing: dict[int, set[str]] = {}
+    for (column, op), tests in plan.single.items():
+        if any(n in skipped for n, _literal in tests):
+            continue
+        for value in _distinct((selection, column), rows, indices, text, distinct):
+            if op == "contains":
+                hits = [n for n, literal in tests if literal in value]
+            else:
+                compare = _COMPARE[op]
+                hits = [n for n, literal in tests if compare(value, literal)]
+            for n in hits:
+                passing.setdefault(n, set()).add(value)
+    return passing
+
+
 def _plain_hits(
     test: _ValueTest,
+    selection: str,
     rows: Sequence[int],
     indices: Sequence[int],
     text: Callable[[str], list[str | None]],
@@ -665,12 +756,9 @@ def _plain_hits(
     """
     passing: dict[str, set[str]] = {}
     for column, op, literal in test.plain or ():
-        key = (test.selection, column)
-        if key not in distinct:
-            values = text(column)
-            distinct[key] = {v for k in rows if (v := values[indices[k]]) is not None}
         compare = _COMPARE[op]
-        found = {v for v in distinct[key] if compare(v, literal)}
+        values = _distinct((selection, column), rows, indices, text, distinct)
+        found = {v for v in values if compare(v, literal)}
         if found:
             passing.setdefault(column, set()).update(found)
     if not passing:
@@ -753,7 +841,9 @@ def evaluate(
         sub = _prepare(sub, resolver, group)
         for step in _candidates(sub, group):
             restricted = group if step.restricted else None
-            matches.extend(_match(source, step.rules, step.rows, restricted, step.known))
+            matches.extend(
+                _match(source, step.rules, step.rows, restricted, step.known, group.values)
+            )
     return matches
 
 
