@@ -54,15 +54,16 @@ def load_intel(paths: list[Path], use_store: bool = True) -> Any:
     """
     from sekimori.home import intel_store_path
 
+    read_store = use_store and intel_store_path().exists()
     # Without feeds or a store, nothing is imported: polars and SQLAlchemy cost 0.3 s.
-    if not paths and not (use_store and intel_store_path().exists()):
+    if not paths and not read_store:
         return None
     from sekimori.intel.feeds import read_feed
     from sekimori.intel.matcher import IntelIndex
-    from sekimori.intel.store import IntelStore, default_path
+    from sekimori.intel.store import IntelStore
 
     indicators = [i for path in paths for i in read_feed(path).indicators]
-    if use_store and default_path().exists():
+    if read_store:
         store = IntelStore()
         try:
             indicators.extend(store.active(datetime.now(UTC)))

@@ -31,7 +31,8 @@ class _CZipDecrypter(CRCZipDecrypter):  # type: ignore[misc]
         """The C cipher keeps the keys (pyzipper feeds the password here)."""
 
     def decrypt(self, data: bytes) -> bytes:
-        return bytes(self._cipher.decrypt_bytes(data))
+        plain: bytes = self._cipher.decrypt_bytes(data)
+        return plain
 
 
 class _ExtFile(AESZipExtFile):  # type: ignore[misc]
