@@ -36,6 +36,7 @@ from sekimori.mail.decode import analyze_text
 from sekimori.mail.embedded import extract_embedded
 from sekimori.mail.observables import find_urls, merge, url_observables
 from sekimori.mail.result import Analysis, Child
+from sekimori.mail.vbakeywords import keyword_search
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,8 @@ def _macros(data: bytes, name: str, result: Analysis) -> None:
         code = "\n".join(c for (_, _, c) in vba_modules)
         # MacroRaptor reads what its command line reads: every module, XLM dumps included.
         raptor_code = str(parser.get_vba_code_all_modules()) if vba else ""
-        results = parser.analyze_macros(show_decoded_strings=True) or []
+        with keyword_search():
+            results = parser.analyze_macros(show_decoded_strings=True) or []
         xlm_text = "\n".join(str(line) for line in (parser.xlm_macros or []))
         stomping = any(k == "VBA Stomping" for (_, k, _) in results)
     except Exception as exc:  # a broken VBA project must not hide the rest of the file
