@@ -9,6 +9,7 @@ import pytest
 
 import sekimori.detect.sigma.compiled_cache as compiled_cache
 from sekimori.detect.sigma.detector import SigmaDetector
+from sekimori.detect.sigma.engine import restricted_expr
 from sekimori.model import EventBatch
 from tests.detect.sigma.cases import batch_of, event_row
 
@@ -170,3 +171,23 @@ def test_a_rule_compiled_again_keeps_the_fields_its_correlation_groups_by(
     assert grouped(SigmaDetector([rules], use_default_rules=False, rule_cache=False)) == []
     assert grouped(SigmaDetector([rules], use_default_rules=False)) == []
     assert grouped(SigmaDetector([rules], use_default_rules=False)) == []
+
+
+def test_the_cache_keeps_each_rules_expression_read_on_its_own_rows(
+    tmp_path: Path, cache_home: Path
+) -> None:
+    rules = write_rules(tmp_path / "rules")
+    fresh = SigmaDetector([rules], use_default_rules=False, rule_cache=False)
+    SigmaDetector([rules], use_default_rules=False)  # writes the cache
+    cached = {rule.key: rule for rule in SigmaDetector([rules], use_default_rules=False).rules}
+    kept = 0
+    for rule in fresh.rules:
+        stored = cached[rule.key].restricted
+        if stored is None:  # compiled again on load (the IPv6 rule): made when needed
+            continue
+        made, loaded = restricted_expr(rule), stored()
+        assert (made is None) is (loaded is None)
+        if made is not None and loaded is not None:
+            assert loaded.meta.serialize() == made.meta.serialize()
+            kept += 1
+    assert kept

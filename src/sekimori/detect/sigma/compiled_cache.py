@@ -6,7 +6,8 @@ pre-converted JSON rule sets, the compiled result is kept: every expression
 serialized by polars (``Expr.meta.serialize``), with the rules' metadata,
 log-source variants, literal requirements, correlation rules and the load
 report. The evidence tests of each selection are stored too and rebuilt only
-for the rules that fire.
+for the rules that fire, and so is each rule's expression read on its own
+rows (``engine.restricted_expr``), rebuilt for the rules that get rows.
 
 The key covers the rule files (path, size, modification time), the
 placeholder values, the pySigma and polars versions and the engine's own
@@ -34,6 +35,7 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, RuleMeta, Selection
+from sekimori.detect.sigma.engine import restricted_expr
 from sekimori.detect.sigma.loader import RuleSet, load_rules, rule_files
 from sekimori.detect.sigma.logsource import Variant
 from sekimori.detect.sigma.prefilter import Requirement
@@ -41,7 +43,7 @@ from sekimori.detect.sigma.values import Needs
 
 log = logging.getLogger(__name__)
 
-_FORMAT = "sekimori-compiled-rules-1"
+_FORMAT = "sekimori-compiled-rules-2"
 _ENGINE = Path(__file__).parent
 
 ValueTests = tuple[tuple[str, str, pl.Expr], ...]
@@ -65,6 +67,7 @@ class _StoredRule:
     needs: Needs
     output: bool
     requirement: Requirement | None
+    restricted: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,16 @@ def _deserialize(blob: bytes) -> pl.Expr:
     return pl.Expr.deserialize(io.BytesIO(blob), format="binary")
 
 
+def _stored_restricted(rule: CompiledRule) -> bytes | None:
+    restricted = restricted_expr(rule)
+    if restricted is None:
+        return None
+    try:
+        return _serialize(restricted)
+    except pl.exceptions.PolarsError:
+        return None
+
+
 def _store(rule: CompiledRule) -> _StoredRule | _Recompile:
     try:
         return _StoredRule(
@@ -148,6 +161,7 @@ def _store(rule: CompiledRule) -> _StoredRule | _Recompile:
             needs=rule.needs,
             output=rule.output,
             requirement=rule.requirement,
+            restricted=_stored_restricted(rule),
         )
     except pl.exceptions.PolarsError:
         # A Python function inside the expression (``values.python_test``).
@@ -202,6 +216,18 @@ class _StoredValueTests:
         return self._tests
 
 
+class _StoredRestricted:
+    """A rule's restricted expression, deserialized when the engine first asks for it."""
+
+    __slots__ = ("_stored",)
+
+    def __init__(self, stored: bytes | None) -> None:
+        self._stored = stored
+
+    def __call__(self) -> pl.Expr | None:
+        return None if self._stored is None else _deserialize(self._stored)
+
+
 def _rule(stored: _StoredRule) -> CompiledRule:
     return CompiledRule(
         key=stored.key,
@@ -220,6 +246,7 @@ def _rule(stored: _StoredRule) -> CompiledRule:
         needs=stored.needs,
         output=stored.output,
         requirement=stored.requirement,
+        restricted=_StoredRestricted(stored.restricted),
     )
 
 

@@ -115,6 +115,9 @@ class CompiledRule:
     needs: Needs = field(default_factory=Needs)
     output: bool = True
     requirement: Requirement | None = None
+    # ``expr`` read on the rule's own rows only (``engine.restricted_expr``), when
+    # kept by the compiled-rule cache; otherwise the engine makes it when first needed.
+    restricted: Callable[[], pl.Expr | None] | None = field(default=None, compare=False, repr=False)
 
 
 def attack_tags(tags: Sequence[object]) -> tuple[tuple[str, ...], tuple[str, ...]]:

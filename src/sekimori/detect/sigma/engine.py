@@ -54,9 +54,10 @@ class RuleGroup:
     ``literals`` maps each lower-cased column to the literals the other rules
     require, ``required`` are those rules and ``clauses`` their requirements
     (rule ``n`` is ``required[n]``). ``restricted`` keeps, per rule key, the
-    rule's expression read on its own rows only (``_restricted``), and
-    ``values``, per rule key and selection, its value tests sorted for
-    ``_with_values``; both made when first needed.
+    rule's expression read on its own rows only (``_restricted``; one dict
+    shared by the groups of ``group_rules``), and ``values``, per rule key and
+    selection, its value tests sorted for ``_with_values``; both made when
+    first needed.
     """
 
     variant: Variant
@@ -150,6 +151,9 @@ def evidence_of(
 def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
     """Rules grouped by variant, in first-seen order."""
     groups: dict[str, tuple[Variant, list[CompiledRule]]] = {}
+    # One rule is in several groups (Sysmon's and Security's process creations):
+    # its restricted expression is made once for all.
+    restricted: dict[str, pl.Expr | None] = {}
     for rule in rules:
         for variant in rule.variants:
             groups.setdefault(variant.key, (variant, []))[1].append(rule)
@@ -172,6 +176,7 @@ def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
                 literals={c: tuple(sorted(lits)) for c, lits in literals.items()},
                 required=required,
                 clauses=ClauseIndex.of([r.requirement or () for r in required]),
+                restricted=restricted,
             )
         )
     return tuple(out)
@@ -339,15 +344,24 @@ def _restricted(group: RuleGroup, rule: CompiledRule) -> pl.Expr | None:
     """
     if rule.key in group.restricted:
         return group.restricted[rule.key]
+    restricted = restricted_expr(rule) if rule.restricted is None else rule.restricted()
+    group.restricted[rule.key] = restricted
+    return restricted
+
+
+def restricted_expr(rule: CompiledRule) -> pl.Expr | None:
+    """``rule.expr`` reading every column through the rule's mask (None: it cannot).
+
+    Made once per rule: the compiled-rule cache keeps it (``CompiledRule.restricted``),
+    since rewriting SigmaHQ's rules takes a worker a quarter of a second.
+    """
     try:
-        restricted = _read_through(rule.expr, _mask_name(rule))
+        return _read_through(rule.expr, _mask_name(rule))
     except (Exception, pl.exceptions.PanicException) as exc:
         # polars' serialized form is no stable interface: whatever goes wrong
         # in rewriting it costs speed, never the hunt.
         log.debug("rule %s is evaluated on every row: %r", rule.key, exc)
-        restricted = None
-    group.restricted[rule.key] = restricted
-    return restricted
+        return None
 
 
 def _read_through(expr: pl.Expr, mask: str) -> pl.Expr | None:
@@ -855,5 +869,6 @@ __all__ = [
     "evaluate",
     "evidence_of",
     "group_rules",
+    "restricted_expr",
     "selection_columns",
 ]
