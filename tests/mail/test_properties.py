@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sekimori.mail.filetype import extension
 from sekimori.mail.mime import parse_message
 from sekimori.mail.passwords import find_passwords
 from sekimori.mail.result import Verdict
@@ -73,3 +76,9 @@ def test_hostile_headers_do_not_backtrack() -> None:
 
     assert decode_header_value(" " * 80000) == ""
     assert decode_header_value("a\r\n b\r\n\tc") == "a b c"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab./\\ xE請", max_size=12))
+def test_extension_is_the_suffix_pathlib_gives(name: str) -> None:
+    assert extension(name) == PurePosixPath(name.replace("\\", "/")).suffix.lower()

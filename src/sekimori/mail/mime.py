@@ -126,7 +126,10 @@ def decode_header_value(value: Any) -> str:
         parts = email.header.decode_header(value)
     else:
         text = str(value)
-        if _RAW_BYTE_RE.search(text):
+        if text.isascii():
+            if "=?" not in text:
+                return _unfold(text)
+        elif _RAW_BYTE_RE.search(text):
             return decode_bytes(text.encode("ascii", "surrogateescape"), None)
         if "=?" not in text:
             return _unfold(text)
@@ -211,7 +214,7 @@ def looks_like_message(head: bytes) -> bool:
     if not lines or not _HEADER_RE.match(lines[0]):
         return False
     names = [ln.split(b":", 1)[0].lower() + b":" for ln in lines if _HEADER_RE.match(ln)]
-    return any(n.startswith(k) for n in names for k in _KNOWN_HEADERS) and len(names) >= 2
+    return len(names) >= 2 and any(n.startswith(_KNOWN_HEADERS) for n in names)
 
 
 def looks_like_mbox(head: bytes) -> bool:
@@ -221,7 +224,10 @@ def looks_like_mbox(head: bytes) -> bool:
 
 def _addresses(values: list[str]) -> list[Address]:
     out: list[Address] = []
-    for name, addr in email.utils.getaddresses([v for v in values if v]):
+    values = [v for v in values if v]
+    if not values:
+        return out
+    for name, addr in email.utils.getaddresses(values):
         if not addr and not name:
             continue
         out.append(Address(decode_header_value(name), addr.strip().lower()))
@@ -269,20 +275,28 @@ def parse_message(data: bytes, *, require_headers: bool = True) -> ParsedMessage
     except RecursionError:
         # The standard parser recurses once per nested multipart.
         raise MailError("MIME structure nested too deep to parse") from None
+    # Each header's values by lower-cased name, as ``ParsedMessage.header`` gives them.
+    named: dict[str, list[str]] = {}
     for key, value in msg.items():
-        out.headers.append((key, decode_header_value(value)))
-    out.subject = " ".join(out.header("Subject")[:1])
-    senders = _addresses(out.header("From"))
+        text = decode_header_value(value)
+        out.headers.append((key, text))
+        named.setdefault(key.lower(), []).append(text)
+
+    def header(name: str) -> list[str]:
+        return named.get(name, [])
+
+    out.subject = " ".join(header("subject")[:1])
+    senders = _addresses(header("from"))
     out.sender = senders[0] if senders else None
-    out.to = _addresses(out.header("To"))
-    out.cc = _addresses(out.header("Cc"))
-    out.reply_to = _addresses(out.header("Reply-To"))
-    return_paths = _addresses(out.header("Return-Path"))
+    out.to = _addresses(header("to"))
+    out.cc = _addresses(header("cc"))
+    out.reply_to = _addresses(header("reply-to"))
+    return_paths = _addresses(header("return-path"))
     out.return_path = return_paths[0].address if return_paths else ""
-    out.message_id = " ".join(out.header("Message-ID")[:1])
-    out.in_reply_to = " ".join(out.header("In-Reply-To"))
-    out.references = " ".join(out.header("References"))
-    out.date = " ".join(out.header("Date")[:1])
+    out.message_id = " ".join(header("message-id")[:1])
+    out.in_reply_to = " ".join(header("in-reply-to"))
+    out.references = " ".join(header("references"))
+    out.date = " ".join(header("date")[:1])
     texts: list[str] = []
     _walk(msg, out, texts, depth=0)
     out.text = "\n".join(texts)
