@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sekimori.mail.result import Verdict
@@ -106,8 +108,11 @@ def test_start_brings_every_worker_up_before_the_first_job() -> None:
 
 def test_warm_starts_the_workers_without_waiting() -> None:
     with Sandbox(SandboxLimits(workers=2, timeout=5.0)) as box:
-        box.warm()
+        box.warm()  # returns at once: the workers start in a thread of the sandbox
+        deadline = time.monotonic() + 60
+        while box._pool is None or len(box._pool._processes) < 2:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.01)
         pool = box._pool
-        assert pool is not None and len(pool._processes) == 2  # spawned, maybe not ready yet
         assert box.call(hostile.echo, 3).value == 3
         assert box._pool is pool  # the warmed pool does the work, not a new one

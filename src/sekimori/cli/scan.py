@@ -8,19 +8,16 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from sekimori.cli.console import table_console
 from sekimori.errors import SekimoriError
-from sekimori.mail.intel import apply_intel
 from sekimori.mail.result import ScanResult, Verdict
 from sekimori.mail.sandbox import Sandbox, SandboxLimits
-from sekimori.mail.scan import iter_targets, scan_target
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 VERDICT_STYLE = {
     Verdict.MALICIOUS: "bold red",
@@ -39,6 +36,8 @@ def quiet_parsers() -> None:
 def _results(
     paths: list[Path], sandbox: Sandbox | None, options: dict[str, Any]
 ) -> Iterator[ScanResult]:
+    from sekimori.mail.scan import iter_targets, scan_target
+
     targets = iter_targets(paths)
     if sandbox is None:
         for label, name, content in targets:
@@ -73,6 +72,9 @@ def load_intel(paths: list[Path], use_store: bool = True) -> Any:
 
 
 def _table(console: Console, results: list[ScanResult]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="sekimori scan", show_lines=False)
     table.add_column("file", overflow="fold")
     table.add_column("verdict")
@@ -141,14 +143,19 @@ def scan(
     ] = None,
 ) -> None:
     """Scan mail and documents for Emotet-style threats: a verdict and its reasons for each."""
+    sandbox = Sandbox(SandboxLimits(timeout=timeout, workers=workers)) if workers > 0 else None
+    if sandbox is not None:
+        # First: the workers import the parsers while this process imports the
+        # scan and loads the intel.
+        sandbox.warm()
+    from sekimori.cli.console import table_console
+    from sekimori.mail.intel import apply_intel
+
     quiet_parsers()
     options: dict[str, Any] = {"internal_domains": tuple(internal_domain or ())}
     console = table_console()
     collected: list[ScanResult] = []
-    sandbox = Sandbox(SandboxLimits(timeout=timeout, workers=workers)) if workers > 0 else None
     try:
-        if sandbox is not None:
-            sandbox.warm()  # the workers import the parsers while intel loads here
         index = load_intel(intel or [], intel_store)
         for result in _results(paths, sandbox, options):
             if index is not None:

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sekimori.mail.result import ScanResult
-from sekimori.mail.scan import scan_target, unscannable
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +189,13 @@ class Sandbox:
         """Start the fork server and every worker now, without waiting for them.
 
         A command calls this first, so that the workers import the parsers
-        while it gets on with its own start-up.
+        while it gets on with its own start-up. Starting a worker waits for
+        the fork server to have imported them (0.3 s), so that happens in
+        a thread of its own.
         """
+        threading.Thread(target=self._warm, name="sekimori-sandbox-start", daemon=True).start()
+
+    def _warm(self) -> None:
         pool = self._get_pool()
         with contextlib.suppress(BrokenProcessPool, RuntimeError, OSError):
             for _ in range(self.limits.workers):
@@ -398,6 +402,8 @@ class Sandbox:
     def _failed(label: str, outcome: Outcome) -> ScanResult:
         reason = "scan.timeout" if outcome.failure == "timeout" else "scan.crash"
         log.warning("scan of %s failed (%s): %s", label, outcome.failure, outcome.detail)
+        from sekimori.mail.scan import unscannable
+
         return unscannable(label, reason, outcome.detail)
 
 
@@ -419,13 +425,21 @@ def _succeeded(future: Future[Any]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
 
 
+# The scan is imported where it runs: the workers have it already (``PRELOAD``),
+# and a command starts them before it imports the scan itself.
+
+
 def _scan_job(label: str, name: str, content: bytes | Path, options: dict[str, Any]) -> ScanResult:
+    from sekimori.mail.scan import scan_target
+
     return scan_target(label, name, content, **options)
 
 
 def _scan_batch(
     batch: list[tuple[str, str, bytes | Path]], options: dict[str, Any]
 ) -> list[ScanResult]:
+    from sekimori.mail.scan import scan_target
+
     results = []
     for label, name, content in batch:
         _renew_cpu_budget()
