@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sekimori.mail.result import ScanResult
+from sekimori.mainscript import main_script_hidden
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,9 @@ class Sandbox:
     def _pool_locked(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that has the parsers imported already, and
-            # the main module too: otherwise every worker imports it again on start
-            # (for the ``sekimori`` command, the whole CLI).
-            context.set_forkserver_preload(["__main__", *PRELOAD])
+            # Workers fork from a server that has the parsers imported already. The
+            # main script is run neither there nor in the workers (``main_script_hidden``).
+            context.set_forkserver_preload(list(PRELOAD))
             self._pool = ProcessPoolExecutor(
                 max_workers=self.limits.workers,
                 mp_context=context,
@@ -197,7 +197,7 @@ class Sandbox:
 
     def _warm(self) -> None:
         pool = self._get_pool()
-        with contextlib.suppress(BrokenProcessPool, RuntimeError, OSError):
+        with contextlib.suppress(BrokenProcessPool, RuntimeError, OSError), main_script_hidden():
             for _ in range(self.limits.workers):
                 pool.submit(_budgeted, _ready)
 
@@ -208,7 +208,8 @@ class Sandbox:
         """
         pool = self._get_pool()
         try:
-            futures = [pool.submit(_budgeted, _ready) for _ in range(self.limits.workers)]
+            with main_script_hidden():
+                futures = [pool.submit(_budgeted, _ready) for _ in range(self.limits.workers)]
             for future in futures:
                 future.result(timeout=max(60.0, self.limits.timeout))
         except (BrokenProcessPool, FutureTimeout, RuntimeError, OSError) as exc:
@@ -291,11 +292,13 @@ class Sandbox:
         """Submit to the current pool, replacing it first if it broke since the last job."""
         pool = self._get_pool()
         try:
-            future = pool.submit(_budgeted, func, *args)
+            with main_script_hidden():  # a submit may start the fork server or a worker
+                future = pool.submit(_budgeted, func, *args)
         except (BrokenProcessPool, RuntimeError, OSError):
             self._kill(pool)
             pool = self._get_pool()
-            future = pool.submit(_budgeted, func, *args)
+            with main_script_hidden():
+                future = pool.submit(_budgeted, func, *args)
         # Remember the pool, so that a failure tears down that pool and not its successor.
         future.pool = pool  # type: ignore[attr-defined]
         return future
@@ -332,7 +335,8 @@ class Sandbox:
         for _ in range(2):
             pool = self._get_pool()
             try:
-                future = pool.submit(_budgeted, _scan_job, label, name, content, options)
+                with main_script_hidden():
+                    future = pool.submit(_budgeted, _scan_job, label, name, content, options)
             except (BrokenProcessPool, RuntimeError):
                 self._kill(pool)
                 continue
