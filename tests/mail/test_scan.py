@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +115,24 @@ def test_folders_and_mbox(tmp_path) -> None:
     assert results["doc.vba"].verdict == Verdict.MALICIOUS
     assert results["inbox.mbox#1"].verdict == Verdict.CLEAN
     assert results["inbox.mbox#2"].verdict == Verdict.SUSPICIOUS
+
+
+def test_file_names_that_are_not_utf8_are_shown_not_lost(tmp_path) -> None:
+    folder = os.fsencode(tmp_path)
+    for name, data in (
+        (b"m\xff.eml", mail("hello")),
+        (b"d\x83.vba", b'Sub AutoOpen()\nShell "x"\n'),
+    ):
+        (Path(os.fsdecode(folder + b"/" + name))).write_bytes(data)
+    box = mailbox.mbox(os.fsdecode(folder + b"/box\xfe.mbox"))
+    box.add(mail("hello"))
+    box.close()
+    results = {r.file.rsplit("/", 1)[-1]: r for r in scan_paths([tmp_path])}
+    assert set(results) == {"m\\xff.eml", "d\\x83.vba", "box\\xfe.mbox#1"}
+    assert results["d\\x83.vba"].verdict == Verdict.MALICIOUS
+    assert results["d\\x83.vba"].attachments[0].name == "d\\x83.vba"
+    for result in results.values():
+        json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8")
 
 
 def test_garbage_is_a_clean_document_and_not_a_crash() -> None:

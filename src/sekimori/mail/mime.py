@@ -27,6 +27,7 @@ from typing import Any
 
 from sekimori.errors import MailError
 from sekimori.mail.result import Child
+from sekimori.model import shown_path
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +375,7 @@ def iter_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
             except (OSError, KeyError) as exc:
                 log.warning("skipped message %s of %s: %s", key, path, exc)
                 continue
-            yield f"{path}#{index + 1}", raw
+            yield f"{shown_path(str(path))}#{index + 1}", raw
     finally:
         box.close()
 

@@ -45,7 +45,7 @@ from sekimori.mail.passwords import find_passwords
 from sekimori.mail.result import Analysis, Child, FileNode, Hit, ScanResult, Verdict
 from sekimori.mail.sender import analyze_sender
 from sekimori.mail.verdict import decide
-from sekimori.model import Observable
+from sekimori.model import Observable, shown_path
 
 log = logging.getLogger(__name__)
 
@@ -283,16 +283,18 @@ def scan_bytes(
 
 def scan_file(path: Path, **options: object) -> ScanResult:
     """Scan one file (a message or a document); an unreadable file is unscannable."""
+    # A name that is not UTF-8 is shown as ``\xNN`` (``model.shown_path``), not lost.
+    label, name = shown_path(str(path)), shown_path(path.name)
     limits = options.get("limits")
     max_size = limits.max_file_size if isinstance(limits, Limits) else Limits().max_file_size
     try:
         size = path.stat().st_size
         if size > max_size:
-            return unscannable(str(path), "scan.too_large", f"{size} bytes", kind="document")
+            return unscannable(label, "scan.too_large", f"{size} bytes", kind="document")
         data = path.read_bytes()
     except OSError as exc:
-        return unscannable(str(path), "scan.crash", exc.strerror or str(exc), kind="document")
-    return scan_bytes(data, path.name, file=str(path), **options)  # type: ignore[arg-type]
+        return unscannable(label, "scan.crash", exc.strerror or str(exc), kind="document")
+    return scan_bytes(data, name, file=label, **options)  # type: ignore[arg-type]
 
 
 def iter_targets(paths: Iterable[Path]) -> Iterator[tuple[str, str, bytes | Path]]:
@@ -321,17 +323,18 @@ def iter_targets(paths: Iterable[Path]) -> Iterator[tuple[str, str, bytes | Path
 
 
 def _file_targets(path: Path) -> Iterator[tuple[str, str, bytes | Path]]:
+    label, name = shown_path(str(path)), shown_path(path.name)
     try:
         with path.open("rb") as fh:
             head = fh.read(8192)
     except OSError:
-        yield str(path), path.name, path
+        yield label, name, path
         return
     if looks_like_mbox(head):
         for label, raw in iter_mailbox(path):
             yield label, "message.eml", raw
     else:
-        yield str(path), path.name, path
+        yield label, name, path
 
 
 def scan_target(label: str, name: str, content: bytes | Path, **options: object) -> ScanResult:

@@ -3,13 +3,14 @@
 olevba (``oletools.olevba``) looks for its AutoExec triggers and suspicious
 keywords (about 190) with one case-insensitive regex search each (the
 keyword between word boundaries), over the macro source and again over
-every decoded form of it: two thirds of olevba's time on a macro document. Every match of such a search holds the
-keyword's text, so a substring test on the lower-cased code (one pass in C)
-decides first, and olevba's own regex runs only where the test passes. The
-results are olevba's, in olevba's order: ``detect_autoexec`` and
-``detect_suspicious`` here are drop-in equivalents of olevba's functions of
-the same names, and ``keyword_search`` puts them in place for the duration of
-an ``analyze_macros`` call (tests compare both on every sample, and on the
+every decoded form of it: two thirds of olevba's time on a macro document.
+Every match of such a search holds the keyword's text, so a substring test
+on the lower-cased code (one pass in C) decides first, and olevba's own
+regex runs only where the test passes. The results are olevba's, in
+olevba's order: ``detect_autoexec`` and ``detect_suspicious`` here are
+drop-in equivalents of olevba's functions of the same names, and
+``keyword_search`` puts them in place for the duration of an
+``analyze_macros`` call (tests compare both on every sample, and on the
 characters where case-insensitive matching and ``str.lower`` differ).
 
 The search is olevba's: its keyword tables, its regexes, its descriptions;
