@@ -236,6 +236,11 @@ def _addresses(values: list[str]) -> list[Address]:
 
 
 def _filename(part: Message) -> str:
+    # Most parts of a message (its text and HTML) have no name: parsing the
+    # parameters of both headers, as ``get_filename`` does, is for those with one.
+    headers = f"{part.get('Content-Disposition', '')}{part.get('Content-Type', '')}"
+    if "name" not in headers.lower():
+        return ""
     try:
         name = part.get_filename() or part.get_param("name") or ""
     except (ValueError, LookupError, UnicodeError):

@@ -79,12 +79,41 @@ class PackageSurvey:
     may_have_dde: bool
 
 
+class _Package(zipfile.ZipFile):
+    """An OOXML package whose small parts are read (inflated, checked) once for every look.
+
+    The survey, the XLM and the embedded-object looks read the same parts
+    (``[Content_Types].xml``, the ``.rels``); a part is kept up to
+    ``_KEEP_PART`` bytes, and ``_KEEP_ALL`` in all.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self._kept: dict[str, bytes] = {}
+        self._kept_bytes = 0
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        key = name if isinstance(name, str) else name.filename
+        kept = self._kept.get(key)
+        if kept is not None and pwd is None:
+            return kept
+        content = super().read(name, pwd)
+        if pwd is None and len(content) <= _KEEP_PART and self._kept_bytes < _KEEP_ALL:
+            self._kept[key] = content
+            self._kept_bytes += len(content)
+        return content
+
+
+_KEEP_PART = 256 * 1024
+_KEEP_ALL = 4 * 1024 * 1024
+
+
 def open_package(data: bytes) -> zipfile.ZipFile | None:
     """The zip container of an OOXML package, opened once for every look at it; None if none."""
     if not data.startswith(b"PK"):
         return None
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        return _Package(data)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return None
 
@@ -148,20 +177,25 @@ def _survey(zf: zipfile.ZipFile) -> PackageSurvey | None:
     ole_parts: list[str] = []
     fields = binary = False
     for part in names:
-        content = zf.read(part)
+        lower = part.lower()
+        markup = lower.endswith(_XML_PARTS) and not fields
+        # Of any other part (images, vbaProject.bin), only the head tells: an OLE file or not.
+        content = zf.read(part) if markup else _head(zf, part)
         if content.startswith(_OLE_MAGIC):
             ole_parts.append(part)
-        lower = part.lower()
-        if lower.endswith(_IMAGE_PARTS) or fields:
-            continue
-        if not lower.endswith(_XML_PARTS):
-            binary = True
+        if not markup:
+            binary = binary or not (fields or lower.endswith(_IMAGE_PARTS))
             continue
         text = content.replace(b"\x00", b"").lower()
         head = text[:300]
         odd = b"encoding" in head and not _PLAIN_ENCODING_RE.search(head)
         fields = odd or any(marker in text for marker in _FIELD_MARKERS)
     return PackageSurvey(tuple(ole_parts), fields or (binary and binary_matters))
+
+
+def _head(zf: zipfile.ZipFile, part: str) -> bytes:
+    with zf.open(part) as fh:
+        return fh.read(len(_OLE_MAGIC))
 
 
 def _category(description: str, keyword: str) -> str | None:
