@@ -9,10 +9,10 @@ from oletools import olevba
 from oletools.olevba import VBA_Parser
 
 from sekimori.mail import vbakeywords
+from sekimori.mail.casefold import folded
 from sekimori.mail.vbakeywords import (
     detect_autoexec,
     detect_suspicious,
-    folded,
     keyword_search,
     required_text,
 )

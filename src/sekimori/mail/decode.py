@@ -17,6 +17,7 @@ import base64
 import binascii
 import re
 
+from sekimori.mail.casefold import folded
 from sekimori.mail.observables import find_urls, public_ipv4, url_observables
 from sekimori.mail.result import Analysis
 from sekimori.model import Observable
@@ -96,6 +97,9 @@ def join_built_strings(text: str) -> str:
 
 def deobfuscate(text: str) -> str:
     """``text`` with string-building tricks undone (until nothing more changes)."""
+    # Every trick needs a quote, a caret or a Chr call: most mail text has none.
+    if '"' not in text and "'" not in text and "^" not in text and "chr" not in folded(text):
+        return text
     text = join_built_strings(text)
     for _ in range(_MAX_ROUNDS):
         before = text

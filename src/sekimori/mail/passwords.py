@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from sekimori.mail.casefold import folded
+
 _LABEL = (
     r"(?:解凍\s*)?(?:パスワード|パス\s*ワード|ﾊﾟｽﾜｰﾄﾞ|暗証番号|password|passwort|passcode|"
     r"pass\s*word|pwd|pw|pass|パス)"
@@ -44,6 +46,9 @@ _STOPWORDS = {
     "separately",
 }
 MAX_CANDIDATES = 12
+# Text one of ``_LABEL``'s words holds, as ``casefold.folded`` gives it: a text
+# without any has no password to find (most mail).
+_LABEL_TEXTS = ("pass", "pw", "パス", "ﾊﾟｽﾜｰﾄﾞ", "暗証番号")
 
 
 def _clean(token: str) -> str:
@@ -56,6 +61,9 @@ def _clean(token: str) -> str:
 
 def find_passwords(text: str) -> tuple[str, ...]:
     """Candidate passwords in ``text``, most explicit first, at most ``MAX_CANDIDATES``."""
+    lowered = folded(text)
+    if not any(label in lowered for label in _LABEL_TEXTS):
+        return ()
     found: list[str] = []
     lines = [ln.strip() for ln in text.splitlines()]
     for index, line in enumerate(lines):

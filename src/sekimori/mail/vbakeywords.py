@@ -28,19 +28,10 @@ from functools import cache
 from re import _parser  # type: ignore[attr-defined]  # sre's parser: the literal text of a regex
 from typing import Any
 
-# The only characters outside ASCII that Python's case-insensitive matching
-# takes for an ASCII letter (found by trying every code point; a test does it
-# again): they become that letter before ``str.lower``, which maps the first
-# to two characters and the next two to themselves.
-_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+from sekimori.mail.casefold import folded
 
 # (keyword or pattern, description, compiled search, text every match holds).
 _Search = tuple[str, str, "re.Pattern[str]", str]
-
-
-def folded(code: str) -> str:
-    """``code`` lower-cased so that a case-insensitive match's text is found in it."""
-    return code.lower() if code.isascii() else code.translate(_FOLD).lower()
 
 
 def required_text(pattern: str) -> str:
@@ -173,4 +164,4 @@ def _searches(table: dict[str, tuple[str, ...]], *, regex: bool = False) -> list
     return searches
 
 
-__all__ = ["detect_autoexec", "detect_suspicious", "folded", "keyword_search", "required_text"]
+__all__ = ["detect_autoexec", "detect_suspicious", "keyword_search", "required_text"]
