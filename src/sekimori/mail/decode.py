@@ -141,21 +141,23 @@ def decode_powershell(blob: str) -> str | None:
     return None
 
 
-def analyze_text(text: str, origin: str = "") -> Analysis:
+def analyze_text(text: str, origin: str = "", *, urls: bool = True) -> Analysis:
     """Decode ``text`` (macro source, command line, script) and report what it hides.
 
     Hits: ``decode.powershell_encoded`` (with the decoded command),
     ``decode.url_list`` (several URLs joined for a run-time split),
     ``decode.hidden_command`` (a command word that only deobfuscation shows).
+    Without ``urls``, only the first and the last: no URLs, IPs or URL lists
+    are looked for (a message body's links are the link checks' business).
     """
     result = Analysis(kind="decode")
-    _analyze(text, result, depth=0)
+    _analyze(text, result, depth=0, urls=urls)
     if origin:
         result.facts["origin"] = origin
     return result
 
 
-def _analyze(text: str, result: Analysis, depth: int) -> None:
+def _analyze(text: str, result: Analysis, depth: int, *, urls: bool) -> None:
     plain = deobfuscate(text)
     lowered_before = text.lower()
     lowered_after = plain.lower()
@@ -181,7 +183,12 @@ def _analyze(text: str, result: Analysis, depth: int) -> None:
                 decoded=decoded[:_EVIDENCE_CHARS],
             )
             if depth < _MAX_DEPTH:
-                _analyze(decoded, result, depth + 1)
+                _analyze(decoded, result, depth + 1, urls=urls)
+    if urls:
+        _urls(plain, result)
+
+
+def _urls(plain: str, result: Analysis) -> None:
     joined = _SEPARATED_URL_RE.findall(plain)
     spread = _SEPARATED_URL_RE.sub(" ", plain)
     urls = find_urls(spread)

@@ -212,10 +212,8 @@ def scan_message(
     walk = _Walk(ctx)
     walk.add(analyze_sender(msg, internal_domains), "headers")
     walk.add(analyze_links(msg.text, msg.html), "body")
-    body_code = analyze_text(msg.text, origin="body")
-    walk.add(
-        Analysis(kind="body", hits=[h for h in body_code.hits if h.id != "decode.url_list"]), "body"
-    )
+    body_code = analyze_text(msg.text, origin="body", urls=False)
+    walk.add(Analysis(kind="body", hits=body_code.hits), "body")
     if msg.defects:
         walk.hits.append(Hit("mime.malformed", {"defects": sorted(set(msg.defects))[:10]}, "mime"))
     if len(msg.attachments) > ctx.limits.max_files:
