@@ -214,8 +214,15 @@ def looks_like_message(head: bytes) -> bool:
     lines = head.lstrip(b"\r\n").splitlines()[:40]
     if not lines or not _HEADER_RE.match(lines[0]):
         return False
-    names = [ln.split(b":", 1)[0].lower() + b":" for ln in lines if _HEADER_RE.match(ln)]
-    return len(names) >= 2 and any(n.startswith(_KNOWN_HEADERS) for n in names)
+    # Two header lines, one of them a header every mail has: usually the first two lines.
+    count, known = 0, False
+    for line in lines:
+        if _HEADER_RE.match(line):
+            count += 1
+            known = known or (line.split(b":", 1)[0].lower() + b":").startswith(_KNOWN_HEADERS)
+            if count >= 2 and known:
+                return True
+    return False
 
 
 def looks_like_mbox(head: bytes) -> bool:
