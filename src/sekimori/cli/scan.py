@@ -36,10 +36,12 @@ def quiet_parsers() -> None:
 def _results(
     paths: list[Path], sandbox: Sandbox | None, options: dict[str, Any]
 ) -> Iterator[ScanResult]:
-    from sekimori.mail.scan import iter_targets, scan_target
+    from sekimori.mail.targets import iter_targets
 
     targets = iter_targets(paths)
     if sandbox is None:
+        from sekimori.mail.scan import scan_target
+
         for label, name, content in targets:
             yield scan_target(label, name, content, **options)
         return

@@ -351,7 +351,7 @@ class Sandbox:
     def scan_many(
         self, targets: Iterable[tuple[str, str, bytes | Path]], **options: Any
     ) -> Iterator[ScanResult]:
-        """Scan targets (see ``scan.iter_targets``) in the workers, in order.
+        """Scan targets (see ``targets.iter_targets``) in the workers, in order.
 
         Small targets travel in batches; a batch that fails is scanned again
         one target per job, so a timeout or crash costs only its own target.

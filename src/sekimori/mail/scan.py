@@ -34,9 +34,6 @@ from sekimori.mail.filetype import (
 from sekimori.mail.links import analyze_links, html_links
 from sekimori.mail.mime import (
     ParsedMessage,
-    is_maildir,
-    iter_mailbox,
-    looks_like_mbox,
     parse_message,
     parse_msg,
 )
@@ -44,6 +41,7 @@ from sekimori.mail.observables import merge
 from sekimori.mail.passwords import find_passwords
 from sekimori.mail.result import Analysis, Child, FileNode, Hit, ScanResult, Verdict
 from sekimori.mail.sender import analyze_sender
+from sekimori.mail.targets import iter_targets
 from sekimori.mail.verdict import decide
 from sekimori.model import Observable, shown_path
 
@@ -295,48 +293,8 @@ def scan_file(path: Path, **options: object) -> ScanResult:
     return scan_bytes(data, name, file=label, **options)  # type: ignore[arg-type]
 
 
-def iter_targets(paths: Iterable[Path]) -> Iterator[tuple[str, str, bytes | Path]]:
-    """``(label, name, content or path)`` for every message or document under ``paths``.
-
-    Folders are walked (a Maildir yields its messages), mbox files yield one
-    entry per message; everything else is one target per file.
-    """
-    for path in paths:
-        if is_maildir(path):
-            for label, raw in iter_mailbox(path):
-                yield label, "message.eml", raw
-        elif path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                # Maildir's tmp/ holds messages still being delivered.
-                if child.parent.name == "tmp" and is_maildir(child.parent.parent):
-                    continue
-                yield from _file_targets(child)
-        elif path.exists():
-            yield from _file_targets(path)
-        else:
-            raise MailError("no such file or folder", where=str(path))
-
-
-def _file_targets(path: Path) -> Iterator[tuple[str, str, bytes | Path]]:
-    label, name = shown_path(str(path)), shown_path(path.name)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(8192)
-    except OSError:
-        yield label, name, path
-        return
-    if looks_like_mbox(head):
-        for label, raw in iter_mailbox(path):
-            yield label, "message.eml", raw
-    else:
-        yield label, name, path
-
-
 def scan_target(label: str, name: str, content: bytes | Path, **options: object) -> ScanResult:
-    """Scan one target produced by ``iter_targets``."""
+    """Scan one target produced by ``targets.iter_targets``."""
     if isinstance(content, Path):
         return scan_file(content, **options)
     return scan_bytes(content, name, file=label, **options)  # type: ignore[arg-type]
