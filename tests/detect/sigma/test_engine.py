@@ -154,6 +154,28 @@ def test_rules_run_on_the_rows_holding_their_literals() -> None:
         assert alone == expected
 
 
+def test_columns_without_a_value_are_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = [_compile(BOTH, "both"), _compile(EITHER, "either")]
+    groups = group_rules(rules)
+    frame = _rundll_frame().with_columns(
+        pl.lit(None, dtype=pl.String).alias("winlog.event_data.CommandLine")
+    )
+    scanned: list[str] = []
+    found = engine._found
+
+    def recording(column: str, literals: tuple[str, ...], rows: int) -> pl.Expr:
+        scanned.append(column)
+        return found(column, literals, rows)
+
+    monkeypatch.setattr(engine, "_found", recording)
+    matches = {m.rule.key: m.row_ids for m in evaluate(frame, groups)}
+    assert matches == {"either": (0, 2)}  # row 3 is filtered: explorer.exe its parent
+    assert scanned and not any("CommandLine" in column for column in scanned)
+    # No column with a value: no rule with a requirement can hold.
+    empty = frame.with_columns(pl.lit(None, dtype=pl.String).alias("winlog.event_data.Image"))
+    assert evaluate(empty, groups) == []
+
+
 def _serialize_fails(_meta: object, **_kw: object) -> str:
     raise pl.exceptions.ComputeError("cannot serialize")
 

@@ -285,12 +285,15 @@ def _candidates(sub: pl.DataFrame, group: RuleGroup) -> list[_Step]:
     work: list[_Step] = []
     if group.free:
         work.append(_Step(group.free, sub))
-    if not group.literals:
+    # A column without a value in ``sub`` holds no literal: it is not scanned
+    # (polars would build its Aho-Corasick automaton all the same; nearly half
+    # of SigmaHQ's scans on the bench's batches are of such columns).
+    columns = [col for col in group.literals if sub[col].null_count() < sub.height]
+    if not columns:
         return work
-    columns = list(group.literals)
     scans = sub.select(
         pl.col(ROW_COLUMN),
-        *[_found(col, lits, sub.height).alias(col) for col, lits in group.literals.items()],
+        *[_found(col, group.literals[col], sub.height).alias(col) for col in columns],
     )
     signatures = scans.group_by(columns).agg(pl.col(ROW_COLUMN))
     of_rule = group.clauses.satisfied(
