@@ -93,13 +93,15 @@ class _Package(zipfile.ZipFile):
         self._kept_bytes = 0
 
     def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
-        key = name if isinstance(name, str) else name.filename
-        kept = self._kept.get(key)
-        if kept is not None and pwd is None:
+        # By name only: a ZipInfo may be one of two members of the same name.
+        if not isinstance(name, str) or pwd is not None:
+            return super().read(name, pwd)
+        kept = self._kept.get(name)
+        if kept is not None:
             return kept
-        content = super().read(name, pwd)
-        if pwd is None and len(content) <= _KEEP_PART and self._kept_bytes < _KEEP_ALL:
-            self._kept[key] = content
+        content = super().read(name)
+        if len(content) <= _KEEP_PART and self._kept_bytes < _KEEP_ALL:
+            self._kept[name] = content
             self._kept_bytes += len(content)
         return content
 
