@@ -138,6 +138,7 @@ class Sandbox:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self.rebuilds = 0
+        self._warming: threading.Thread | None = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -193,7 +194,10 @@ class Sandbox:
         the fork server to have imported them (0.3 s), so that happens in
         a thread of its own.
         """
-        threading.Thread(target=self._warm, name="sekimori-sandbox-start", daemon=True).start()
+        self._warming = threading.Thread(
+            target=self._warm, name="sekimori-sandbox-start", daemon=True
+        )
+        self._warming.start()
 
     def _warm(self) -> None:
         pool = self._get_pool()
@@ -220,6 +224,9 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the workers."""
+        if self._warming is not None:
+            # Else the pool it is starting would outlive the sandbox.
+            self._warming.join(timeout=60)
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
