@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from sekimori.sources import sniff
 from tests.conftest import shared_path
@@ -84,3 +85,30 @@ def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None
         "b\ufffd.example.com",
         "c.example.com",
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "read"),
+    [
+        ("x\ud800y.example.com", "x\ufffdy.example.com"),  # a high half alone: polars gave NUL
+        ("x\U0001f600y.example.com", "x\U0001f600y.example.com"),  # a whole pair
+    ],
+)
+def test_high_surrogate_escapes_are_read_as_the_line_by_line_reader_does(
+    tmp_path: Path, host: str, read: str
+) -> None:
+    lines = [
+        {
+            "timestamp": f"2024-05-13T09:00:0{i}.000000+0000",
+            "event_type": "http",
+            "src_ip": "10.0.0.21",
+            "dest_ip": "203.0.113.50",
+            "http": {"hostname": name, "url": "/"},
+        }
+        for i, name in enumerate(["a.example.com", host])
+    ]
+    path = tmp_path / "eve.json"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
+    report, frame, _ = read_all(path)
+    assert report.error is None and report.events == 2
+    assert frame["url.domain"].to_list() == ["a.example.com", read]

@@ -29,6 +29,8 @@ _RECORD_LABEL = re.compile(r"Record \d+[^\n]*")
 # Where to resume after a malformed record: the next line that opens an object.
 _NEXT_OBJECT = re.compile(r"\n[ \t]*[\[,]?[ \t]*\{")
 LINE_COLUMN = "__line"
+# A JSON escape of a high surrogate, alone or the first half of a pair (see _fast_frame).
+_HIGH_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
 # orjson reads integers outside [-2**63, 2**64) as floats (which round to the bounds or beyond).
 _NARROWEST, _WIDEST = float(-(2**63)), float(2**64)
 # Such an integer is written with 19 digits or more: a text without 19 digits in
@@ -319,13 +321,19 @@ def ndjson_frames(
 
 
 def _fast_frame(first: int, chunk: bytes) -> pl.DataFrame | None:
-    """Polars reads the block at once when every line is a non-empty JSON object."""
+    """Polars reads the block at once when every line is a non-empty JSON object.
+
+    Not a block with the escape of a high surrogate (D800 to DBFF): polars
+    reads one without its low half as a NUL, silently; line by line it
+    becomes U+FFFD, and a whole pair the character it stands for.
+    """
     stripped = chunk.rstrip(b"\r\n")
     if (
         not stripped
         or b"\n\n" in stripped
         or b"\n\r\n" in stripped
         or not stripped.lstrip().startswith(b"{")
+        or (b"\\u" in chunk and _HIGH_SURROGATE_ESCAPE.search(chunk))
     ):
         return None
     try:
