@@ -63,9 +63,8 @@ def test_slips_eve_file() -> None:
     assert frame.filter(pl.col("event.kind") == "alert")["rule.id"].null_count() == 0
 
 
-def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None:
-    # a lone low surrogate: polars refuses the block, read again line by line
-    hosts = ["a.example.com", "b\udc00.example.com", "c.example.com"]
+def _http_eve(tmp_path: Path, hosts: list[str]) -> Path:
+    """An eve.json of HTTP events to ``hosts``, written with JSON's ASCII escapes."""
     lines = [
         {
             "timestamp": f"2024-05-13T09:00:0{i}.000000+0000",
@@ -78,6 +77,12 @@ def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None
     ]
     path = tmp_path / "eve.json"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
+    return path
+
+
+def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None:
+    # a lone low surrogate: polars refuses the block, read again line by line
+    path = _http_eve(tmp_path, ["a.example.com", "b\udc00.example.com", "c.example.com"])
     report, frame, _ = read_all(path)
     assert report.error is None and report.skipped == 0 and report.events == 3
     assert frame["url.domain"].to_list() == [
@@ -97,18 +102,6 @@ def test_lone_surrogate_is_replaced_and_the_file_read_on(tmp_path: Path) -> None
 def test_high_surrogate_escapes_are_read_as_the_line_by_line_reader_does(
     tmp_path: Path, host: str, read: str
 ) -> None:
-    lines = [
-        {
-            "timestamp": f"2024-05-13T09:00:0{i}.000000+0000",
-            "event_type": "http",
-            "src_ip": "10.0.0.21",
-            "dest_ip": "203.0.113.50",
-            "http": {"hostname": name, "url": "/"},
-        }
-        for i, name in enumerate(["a.example.com", host])
-    ]
-    path = tmp_path / "eve.json"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="ascii")
-    report, frame, _ = read_all(path)
+    report, frame, _ = read_all(_http_eve(tmp_path, ["a.example.com", host]))
     assert report.error is None and report.events == 2
     assert frame["url.domain"].to_list() == ["a.example.com", read]
