@@ -30,10 +30,8 @@ import io
 import logging
 import multiprocessing
 import queue
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -43,6 +41,7 @@ from sekimori.detect.base import Detector, FindingBuilder, wants_dataset
 from sekimori.detect.runner import DetectorRun, note_error
 from sekimori.errors import SekimoriError
 from sekimori.gcpause import fewer_collections
+from sekimori.mainscript import main_script_hidden
 from sekimori.model import EventBatch, Finding
 
 if TYPE_CHECKING:
@@ -132,7 +131,8 @@ class WorkerRun:
         )
         # A worker must not outlive the hunt that started it.
         process.daemon = True
-        with _main_script_hidden():
+        # Nor run its main script again (``sekimori.mainscript``).
+        with main_script_hidden():
             process.start()
         return cls(
             name=name,
@@ -365,28 +365,6 @@ def _frame(data: bytes) -> pl.DataFrame:
     import polars as pl  # imported by the worker, not by a hunt that starts it
 
     return pl.read_ipc(io.BytesIO(data))
-
-
-@contextmanager
-def _main_script_hidden() -> Iterator[None]:
-    """Keep ``spawn`` from running the hunt's main script again in the worker.
-
-    ``spawn`` runs the parent's ``__main__`` file in the child, for functions
-    pickled from it. The worker's are all importable, and the script would
-    cost the worker's start-up the command line's imports (``sekimori`` is
-    a script), or, without an ``if __name__ == "__main__"`` guard, start a
-    second hunt.
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None:
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
 
 
 def _serve(
