@@ -86,3 +86,9 @@ def test_join_built_strings_keeps_other_lines() -> None:
     text = 'a = "x"\nb = b & "y"\nc = "1"\nc = c & "2"\nc = c + "3"\nShell c'
     assert join_built_strings(text) == 'a = "x"\nb = "y"\nc = "123"\nShell c'
     assert join_built_strings('d = e & "z"') == 'd = e & "z"'
+
+
+def test_text_without_quotes_carets_or_chr_is_left_as_it_is() -> None:
+    text = "請求書を送付します\nplain text, no tricks"
+    assert deobfuscate(text) is text
+    assert deobfuscate("x = CHR(104) & CHR(116)") != "x = CHR(104) & CHR(116)"

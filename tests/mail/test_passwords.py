@@ -24,3 +24,9 @@ def test_ppap_password_forms(text: str, expected: str) -> None:
 def test_announcement_without_password_gives_nothing() -> None:
     assert find_passwords("パスワードは別途お送りします。") == ()
     assert find_passwords("Please find attached the invoice.") == ()
+
+
+def test_labels_case_insensitive_matching_finds_are_not_skipped() -> None:
+    # A long s matches "s" case-insensitively: the quick look for a label must see it.
+    assert "Gd82kLp" in find_passwords("PAſſWORD: Gd82kLp")
+    assert find_passwords("請求書を送付します。よろしくお願いします。") == ()
