@@ -18,7 +18,7 @@ import yaml
 
 from sekimori.detect.sigma.correlation import compact, evaluate_correlation
 from sekimori.detect.sigma.detector import SigmaDetector
-from sekimori.model import Finding
+from sekimori.model import Finding, json_line
 from tests.detect.sigma.cases import batch_of, event_row
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -275,6 +275,22 @@ def test_event_count_of_correlation_hits(tmp_path: Path) -> None:
     assert [(f.host_name, f.evidence["count"], len(f.evidence["events"])) for f in found] == [
         ("DC01", 2.0, 6)
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "counted"),
+    [("event_count", 4), ("value_count", 3), ("temporal", 1), ("temporal_ordered", 1)],
+)
+def test_counts_are_whole_numbers(kind: str, counted: int, tmp_path: Path) -> None:
+    # The evidence and the JSON say 4 events, not 4.0.
+    condition = {"field": "Bytes", "gte": 3} if kind == "value_count" else {"gte": 4}
+    correlation = _correlation(kind, {} if kind.startswith("temporal") else condition)
+    if kind.startswith("temporal"):
+        del correlation["correlation"]["condition"]
+    _detector, found = _run([TRANSFER, correlation], EVENTS, tmp_path)
+    count = found[0].evidence["count"]
+    assert type(count) is int and count == counted
+    assert f'"count": {counted},' in json_line(found[0])
 
 
 def test_chain_must_group_by_the_inner_fields(tmp_path: Path) -> None:

@@ -573,11 +573,14 @@ class _Window:
         return [occ for occ, _num in self.items]
 
     def measure(self) -> float | None:
-        """The count, distinct values, sum, average or percentile; None without numbers."""
+        """The count, distinct values, sum, average or percentile; None without numbers.
+
+        Counts are ints, so that the evidence says 108 events, not 108.0.
+        """
         if self.kind is SigmaCorrelationType.EVENT_COUNT:
-            return float(len(self.items))
+            return len(self.items)
         if self.kind is SigmaCorrelationType.VALUE_COUNT:
-            return float(len(self.values))
+            return len(self.values)
         if not self.ordered:
             return None
         if self.kind is SigmaCorrelationType.VALUE_SUM:
@@ -654,9 +657,9 @@ def _temporal(corr: CompiledCorrelation, items: Sequence[Occurrence]) -> list[Co
         if corr.extended is not None:
             done = _holds(corr.extended, seen)
         else:
-            done = _OPS[corr.op](float(len(seen & wanted)), corr.count)
+            done = _OPS[corr.op](len(seen & wanted), corr.count)
         if done:
-            hits.append(CorrelationHit(corr, tuple(window), float(len(seen))))
+            hits.append(CorrelationHit(corr, tuple(window), len(seen)))
             window.clear()
     return hits
 
@@ -675,6 +678,6 @@ def _temporal_ordered(
         elif occ.ref == corr.order[0]:
             chain = [occ]
         if len(chain) == len(corr.order):
-            hits.append(CorrelationHit(corr, tuple(chain), float(len(chain))))
+            hits.append(CorrelationHit(corr, tuple(chain), len(chain)))
             chain = []
     return hits
