@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
 from sekimori.model import EventBatch, Finding
@@ -71,6 +73,15 @@ class Detector(ABC):
         builder (rather than the worker's detector) keeps the state they need.
         """
         return _FindingsAsIs()
+
+    def builder_recipe(self) -> Callable[[], FindingBuilder]:
+        """``builder(builder_seed())``, picklable: what a worker sends the hunt's process.
+
+        A detector may name a builder that lives apart from its own module,
+        so that the hunt's process does not import the detector's (the
+        Sigma detector's imports pySigma).
+        """
+        return partial(type(self).builder, self.builder_seed())
 
     def finish(self, state: Any) -> list[Finding]:
         """Findings that only the end of the run can tell (windows, aggregates)."""

@@ -107,8 +107,8 @@ class WorkerRun:
     # The detector in this process that evaluates what a worker that died (or did
     # not start) left.
     rescue: DetectorRun | None = None
-    # Builds the findings of a batch from what the worker sends: ``Detector.builder``
-    # of the detector's class, which the worker names once it is ready.
+    # Builds the findings of a batch from what the worker sends: made by the
+    # detector's ``builder_recipe``, which the worker sends once it is ready.
     build: FindingBuilder = field(default_factory=Detector.builder)
 
     @classmethod
@@ -241,10 +241,10 @@ class WorkerRun:
                 return
             block = False
             if kind == "ready":
-                notes, detector_class, seed = body
+                notes, recipe = body
                 self.ready = True
                 self.notes.extend(notes)
-                self.build = detector_class.builder(seed)
+                self.build = recipe()
                 self._send()
             elif kind == "failed":
                 self.close()
@@ -318,7 +318,7 @@ class WorkerRun:
             )
             detector = self.recipe()
             self.notes.extend(detector.notes())
-            self.build = type(detector).builder(detector.builder_seed())
+            self.build = detector.builder_recipe()()
             self.ready = True
             self.rescue = DetectorRun.start(detector)
             return
@@ -380,7 +380,7 @@ def _serve(
         replies.put(("failed", (type(exc), exc.message, exc.where)))
         return
     run = DetectorRun.start(detector)
-    replies.put(("ready", (detector.notes(), type(detector), detector.builder_seed())))
+    replies.put(("ready", (detector.notes(), detector.builder_recipe())))
     with fewer_collections():
         _answer(run, requests, replies)
 

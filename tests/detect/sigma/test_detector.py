@@ -7,7 +7,8 @@ import pickle
 
 import polars as pl
 
-from sekimori.detect.sigma.detector import Matched, SigmaDetector
+from sekimori.detect.sigma.detector import SigmaDetector
+from sekimori.detect.sigma.findings import Matched
 from sekimori.model import EventBatch, Observable, Severity
 from tests.detect.sigma.cases import batch_of, event_row
 
@@ -100,8 +101,8 @@ def test_findings_are_built_as_from_each_matched_row_alone() -> None:
     # The matched rows are converted once per evaluation step and shared by
     # the rules that matched them; each finding must still be the one its own
     # row and evidence give, context and observables included.
-    from sekimori.detect.sigma.detector import _finding
     from sekimori.detect.sigma.engine import evaluate
+    from sekimori.detect.sigma.findings import _finding
 
     detector = SigmaDetector([])
     encoded = base64.b64encode(LOADER.encode("utf-16-le")).decode()

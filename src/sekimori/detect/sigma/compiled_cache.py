@@ -37,16 +37,17 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
-from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, RuleMeta, Selection
+from sekimori.detect.sigma.compiler import CompiledRule, RuleCompiler, Selection
 from sekimori.detect.sigma.engine import restricted_expr
 from sekimori.detect.sigma.loader import RuleSet, load_rules, rule_files
 from sekimori.detect.sigma.logsource import Variant
+from sekimori.detect.sigma.meta import RuleMeta
 from sekimori.detect.sigma.prefilter import Requirement
 from sekimori.detect.sigma.values import Needs
 
 log = logging.getLogger(__name__)
 
-_FORMAT = "sekimori-compiled-rules-3"
+_FORMAT = "sekimori-compiled-rules-4"
 _ENGINE = Path(__file__).parent
 
 ValueTests = tuple[tuple[str, str, pl.Expr], ...]

@@ -44,6 +44,7 @@ from sigma.types import (
 
 from sekimori.detect.sigma.fields import LOWER_PREFIX, column_name, lower_name
 from sekimori.detect.sigma.logsource import Variant, variants_for
+from sekimori.detect.sigma.meta import RuleMeta
 from sekimori.detect.sigma.prefilter import MIN_LITERAL, Requirement, requirement, union
 from sekimori.detect.sigma.values import Needs, ValueCompiler, merge_parts, shape
 from sekimori.errors import RuleError
@@ -80,21 +81,6 @@ class Selection:
     def fields(self) -> tuple[str, ...]:
         """The Sigma fields this selection reads, sorted."""
         return tuple(sorted(self.needs.raw))
-
-
-@dataclass(frozen=True, slots=True)
-class RuleMeta:
-    """What a finding says about the rule that produced it."""
-
-    rule_id: str
-    title: str
-    name: str | None
-    severity: Severity
-    ruleset: str
-    tactics: tuple[str, ...] = ()
-    techniques: tuple[str, ...] = ()
-    description: str | None = None
-    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

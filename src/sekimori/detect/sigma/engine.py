@@ -31,6 +31,7 @@ from sekimori.detect.sigma.compiler import (
     keyword_literals,
     plain_test,
 )
+from sekimori.detect.sigma.evidence import SelectionColumns, evidence_of, selection_columns
 from sekimori.detect.sigma.fields import (
     CANONICAL_PREFIX,
     KEYWORD_COLUMN,
@@ -115,37 +116,6 @@ class Match:
             self.row(i) if row is None else row,
             values,
         )
-
-
-SelectionColumns = Mapping[str, tuple[tuple[str, str], ...]]
-"""Per selection name, the Sigma fields it reads with their canonical columns."""
-
-
-def selection_columns(rule: CompiledRule) -> SelectionColumns:
-    """What ``evidence_of`` needs to know of ``rule``."""
-    return {s.name: tuple((f, column_name(f)) for f in s.fields) for s in rule.selections}
-
-
-def evidence_of(
-    columns: SelectionColumns,
-    names: Sequence[str],
-    row: Mapping[str, object],
-    values: Mapping[str, list[str]] | None,
-) -> dict[str, object]:
-    """A match's evidence: selections ``names`` true on ``row``, the fields they read, the values.
-
-    ``values`` are the rule values that matched, per field (``Match.values``).
-    """
-    fields: dict[str, object] = {}
-    for name in names:
-        for fname, column in columns[name]:
-            value = row.get(column)
-            if value is not None:
-                fields[fname] = value
-    out: dict[str, object] = {"selections": list(names), "fields": fields}
-    if values:
-        out["values"] = {k: list(v) for k, v in values.items()}
-    return out
 
 
 def group_rules(rules: Iterable[CompiledRule]) -> tuple[RuleGroup, ...]:
