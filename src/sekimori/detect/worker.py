@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 Recipe = Callable[[], Detector]
 # How often a wait for the worker checks that it is still alive (seconds).
 _POLL = 0.5
-# Batches in the worker's hands at once: one evaluated, the next ready.
-IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
@@ -61,9 +59,10 @@ class WorkerRun:
     """A ``DetectorRun`` whose detector lives in a worker process.
 
     ``detect`` hands a batch to the worker and returns the findings of the
-    batches finished since; ``finish`` returns the rest. Batches wait here,
-    ``IN_FLIGHT`` at a time in the worker's hands, so that reading goes on
-    while the worker starts; the findings are built here
+    batches finished since; ``finish`` returns the rest. Each batch goes to
+    the worker as it is given (its queue's thread writes it to the pipe as
+    the worker reads), so that the worker never waits for this process to
+    come back from reading; the findings are built here
     (``Detector.builder``) in the order the batches were given.
 
     ``notes`` are the detector's (``Detector.notes``), known once the worker
@@ -87,7 +86,8 @@ class WorkerRun:
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Batches given and not yet sent (with their number, in the order given).
+    # Batches given and not yet sent (with their number, in the order given): the
+    # ones a worker that died did not answer, for the detector built here.
     # Each as it travels (``_Packed``): LZ4 Arrow IPC takes a fraction of the frame's memory.
     waiting: deque[tuple[int, _Packed]] = field(default_factory=deque)
     # Batches sent and not yet answered, kept until they are, in case the worker dies.
@@ -210,13 +210,15 @@ class WorkerRun:
             q.cancel_join_thread()
 
     def _send(self) -> None:
-        """Hand the worker the next batches, up to ``IN_FLIGHT`` in its hands.
+        """Hand the worker every batch waiting.
 
         Also before it is ready: it takes them as soon as it is, while this
         process reads on. Each is kept here until answered, in case the worker
-        dies.
+        dies. Handed two at a time, the worker sat idle while this process
+        read the next window of events, and evaluated most of the last
+        window's batches after reading.
         """
-        while self.waiting and len(self.sent) < IN_FLIGHT and not self.ended:
+        while self.waiting and not self.ended:
             number, packed = self.waiting.popleft()
             self.requests.put(("batch", (packed.dataset, packed.path, packed.data)))
             self.sent.append((number, packed))
