@@ -30,7 +30,7 @@ times, in the same run and on the same machine:
    temporary folder, interpreter start included: ``sekimori scan --json
    DIR`` (default options: sandbox with one worker per CPU) against one
    ``olevba`` invocation over all the Office files (``olevba FILE…``),
-   with bytecode cached as on a user's machine (in the temporary folder).
+   with bytecode cached as on a user's machine.
 
 Runs 1 to 3, and then the two command lines, go in ``--repeat``
 interleaved rounds (default 3), so that a busy machine slows them alike,
@@ -200,13 +200,10 @@ def cli_runs(
             path.write_bytes(data)
             paths.append(str(path))
         # Bytecode is cached as on a user's machine (installed packages have
-        # theirs; a source checkout writes its own on first run), in the
-        # temporary folder, whatever PYTHONDONTWRITEBYTECODE says here.
+        # theirs; a source checkout writes its own on its first run), whatever
+        # PYTHONDONTWRITEBYTECODE says here.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env |= {
-            "SEKIMORI_HOME": str(Path(tmp, "home")),
-            "PYTHONPYCACHEPREFIX": str(Path(tmp, "pyc")),
-        }
+        env["SEKIMORI_HOME"] = str(Path(tmp, "home"))
         olevba = shutil.which("olevba", path=str(bindir)) or "olevba"
         sekimori_runs, olevba_runs, scanned = [], [], 0
         for _ in range(max(1, rounds)):

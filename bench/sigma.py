@@ -221,6 +221,16 @@ def zircolite_method(evtx_dir: Path, ruleset: Path) -> dict[str, Any]:
     return {"events": len(rows), "matches": dict(matches), "errors": errors}
 
 
+def user_env() -> dict[str, str]:
+    """This environment as on a user's machine: Python writes its bytecode caches.
+
+    (Some machines set PYTHONDONTWRITEBYTECODE; then a source checkout's
+    modules are compiled again at every start, which installed packages'
+    are not. The warm-up hunt writes them, as a user's first run does.)
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     """Run ``sekimori hunt`` on the folder; return its seconds and matches per Sigma rule id.
 
@@ -233,7 +243,9 @@ def sekimori_hunt(evtx_dir: Path, rule_dirs: list[Path]) -> dict[str, Any]:
     matches: Counter[str] = Counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        returncode = subprocess.run([*cmd, "--json"], stdout=out, stderr=err).returncode
+        returncode = subprocess.run(
+            [*cmd, "--json"], stdout=out, stderr=err, env=user_env()
+        ).returncode
         seconds = time.perf_counter() - start
         out.seek(0)
         for line in out:
@@ -320,7 +332,7 @@ def _child(
     if ruleset is not None:
         args += ["--ruleset", str(ruleset)]
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=user_env())
     memory, done = Memory(), threading.Event()
     sampler = threading.Thread(target=_sample, args=(proc.pid, memory, done), daemon=True)
     if Path("/proc/self/smaps_rollup").exists():
