@@ -30,8 +30,8 @@ from typing import Any
 
 from sekimori.mail.casefold import folded
 
-# (keyword or pattern, description, compiled search, text every match holds).
-_Search = tuple[str, str, "re.Pattern[str]", str]
+# (description, compiled search, text every match holds).
+_Search = tuple[str, "re.Pattern[str]", str]
 
 
 def required_text(pattern: str) -> str:
@@ -117,7 +117,7 @@ def _originals() -> tuple[Any, Any]:
 def _found(vba_code: str, obf_text: str, searches: list[_Search]) -> list[tuple[str, str]]:
     text = folded(vba_code)
     results = []
-    for _keyword, description, search, needle in searches:
+    for description, search, needle in searches:
         if needle in text:
             match = search.search(vba_code)
             if match:
@@ -153,14 +153,8 @@ def _searches(table: dict[str, tuple[str, ...]], *, regex: bool = False) -> list
     for description, keywords in table.items():
         for keyword in keywords:
             pattern = keyword if regex else re.escape(keyword)
-            searches.append(
-                (
-                    keyword,
-                    description,
-                    re.compile(r"(?i)\b" + pattern + r"\b"),
-                    required_text(pattern),
-                )
-            )
+            search = re.compile(r"(?i)\b" + pattern + r"\b")
+            searches.append((description, search, required_text(pattern)))
     return searches
 
 
